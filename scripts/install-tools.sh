@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs the real Kafka clients used by the golden-frame tests (test/golden).
+#   - kcat (librdkafka) from Debian's packages
+#   - the Java kafka-clients jar and its runtime deps into tools/.cache/java
+#   - kafkajs and @platformatic/kafka (root devDependencies, installed by pnpm install)
+# Idempotent: a second run only checks. Any failure is fatal (CI needs every tool).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '[install-tools] %s\n' "$*"; }
+die() { printf '[install-tools] ERROR: %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 && SUDO="sudo" || true
+fi
+
+# --- kcat -----------------------------------------------------------------
+if command -v kcat >/dev/null 2>&1; then
+  log "kcat present: $(kcat -V 2>&1 | head -1)"
+else
+  command -v apt-get >/dev/null 2>&1 || die "kcat missing and apt-get unavailable"
+  log "installing kcat via apt-get"
+  $SUDO apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kcat >/dev/null \
+    || die "apt-get install kcat failed"
+  command -v kcat >/dev/null 2>&1 || die "kcat still missing after install"
+  log "kcat installed: $(kcat -V 2>&1 | head -1)"
+fi
+
+# --- Java kafka-clients ----------------------------------------------------
+JAVA_DIR="$ROOT/tools/.cache/java"
+POM="$ROOT/tools/java/pom.xml"
+STAMP="$JAVA_DIR/.pom.sha256"
+command -v java >/dev/null 2>&1 || die "java missing (need JDK 17)"
+command -v javac >/dev/null 2>&1 || die "javac missing (need JDK 17)"
+POM_SUM="$(sha256sum "$POM" | cut -d' ' -f1)"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$POM_SUM" ] && ls "$JAVA_DIR"/kafka-clients-*.jar >/dev/null 2>&1; then
+  log "java client jars present: $(basename "$(ls "$JAVA_DIR"/kafka-clients-*.jar)")"
+else
+  command -v mvn >/dev/null 2>&1 || die "mvn missing (need Maven to fetch kafka-clients)"
+  log "resolving Java client jars with Maven"
+  rm -rf "$JAVA_DIR"
+  mkdir -p "$JAVA_DIR"
+  mvn -q -B -f "$POM" dependency:copy-dependencies -DoutputDirectory="$JAVA_DIR" -DincludeScope=runtime \
+    || die "mvn dependency:copy-dependencies failed"
+  ls "$JAVA_DIR"/kafka-clients-*.jar >/dev/null 2>&1 || die "kafka-clients jar not found after mvn"
+  echo "$POM_SUM" >"$STAMP"
+  log "java client jars installed: $(ls "$JAVA_DIR" | tr '\n' ' ')"
+fi
+
+# --- Node clients (root devDependencies) -----------------------------------
+check_node_pkg() {
+  [ -f "$ROOT/node_modules/$1/package.json" ]
+}
+if ! check_node_pkg kafkajs || ! check_node_pkg @platformatic/kafka; then
+  command -v pnpm >/dev/null 2>&1 || die "pnpm missing"
+  log "installing node clients (pnpm install)"
+  pnpm install --frozen-lockfile >/dev/null || die "pnpm install failed"
+fi
+check_node_pkg kafkajs || die "kafkajs not installed (root devDependency)"
+check_node_pkg @platformatic/kafka || die "@platformatic/kafka not installed (root devDependency)"
+log "node clients: kafkajs $(node -p "require('./node_modules/kafkajs/package.json').version"), @platformatic/kafka $(node -p "require('./node_modules/@platformatic/kafka/package.json').version")"
+log "all tools ready"
