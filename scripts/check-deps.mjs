@@ -2,8 +2,8 @@
 // Enforces the one-way dependency rule between workspace packages (docs/architecture.md):
 // a package may depend only on the packages listed below it here, both in package.json and
 // in its source imports; relative imports may not reach into another package.
-import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { join, resolve, relative, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
 
 /** package folder → packages it may import. Storage (wal, stream) never sees Kafka. */
 export const allowed = {
@@ -16,7 +16,7 @@ export const allowed = {
   cli: ['admin', 'broker', 'protocol', 'server', 'stream', 'wal'],
 };
 
-const root = resolve(new URL('..', import.meta.url).pathname);
+const root = resolve(process.env.TRIBUTARY_ROOT ?? new URL('..', import.meta.url).pathname);
 const pkgsDir = join(root, 'packages');
 const errors = [];
 
@@ -31,7 +31,8 @@ function sources(dir) {
   return out;
 }
 
-const importRe = /(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g;
+const importRe =
+  /(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g;
 
 for (const pkg of readdirSync(pkgsDir)) {
   const pkgDir = join(pkgsDir, pkg);
@@ -45,7 +46,8 @@ for (const pkg of readdirSync(pkgsDir)) {
   for (const field of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
     for (const dep of Object.keys(manifest[field] ?? {})) {
       const m = /^@tributary\/(.+)$/.exec(dep);
-      if (m && !ok.has(m[1])) errors.push(`packages/${pkg}/package.json: ${field} on ${dep} breaks the layering`);
+      if (m && !ok.has(m[1]))
+        errors.push(`packages/${pkg}/package.json: ${field} on ${dep} breaks the layering`);
     }
   }
   for (const file of [...sources(join(pkgDir, 'src')), ...sources(join(pkgDir, 'scripts'))]) {
@@ -57,7 +59,8 @@ for (const pkg of readdirSync(pkgsDir)) {
       if (t && t[1] !== pkg && !ok.has(t[1])) errors.push(`${rel}: imports ${spec}, not allowed for ${pkg}`);
       if (spec.startsWith('.')) {
         const target = resolve(file, '..', spec);
-        if (!target.startsWith(pkgDir + sep)) errors.push(`${rel}: relative import ${spec} leaves the package`);
+        if (!target.startsWith(pkgDir + sep))
+          errors.push(`${rel}: relative import ${spec} leaves the package`);
       }
     }
   }
