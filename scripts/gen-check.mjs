@@ -30,7 +30,9 @@ for (const [file, text] of after) {
 }
 for (const file of before.keys()) if (!after.has(file)) diffs.push(`stale file ${file}`);
 if (diffs.length > 0) {
-  console.error(`generated code drifted from the generator (run \`pnpm gen\` and commit):\n  ${diffs.join('\n  ')}`);
+  console.error(
+    `generated code drifted from the generator (run \`pnpm gen\` and commit):\n  ${diffs.join('\n  ')}`,
+  );
   process.exit(1);
 }
 console.log(`generated code up to date (${after.size} files)`);
