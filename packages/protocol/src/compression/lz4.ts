@@ -14,7 +14,7 @@
  */
 import { CompressionError, tooLarge } from './errors.ts';
 import { Lz4OutputFull, lz4DecodeBlock } from './lz4-block.ts';
-import { lz4Native } from './native.ts';
+import { lz4Native, lz4NativeOrNull } from './native.ts';
 import { xxhash32 } from './xxhash32.ts';
 
 /** LZ4 frame magic number (little-endian on the wire). */
@@ -58,6 +58,32 @@ export function lz4Compress(buf: Uint8Array): Buffer {
   }
   parts.push(Buffer.alloc(4)); // end mark
   return Buffer.concat(parts);
+}
+
+/** Blocks smaller than this are decoded in TypeScript (native call overhead dominates). */
+const NATIVE_MIN_BLOCK_BYTES = 4096;
+
+/**
+ * Decodes one independent block with lz4-napi into `out`, bounded by `limit`. Returns false
+ * when the native module is unavailable or rejects the block (the TypeScript decoder then runs
+ * and reports the precise error).
+ */
+function decodeNative(src: Buffer, pos: number, end: number, out: Output, limit: number): boolean {
+  const native = lz4NativeOrNull();
+  if (native === null) return false;
+  const input = Buffer.allocUnsafe(4 + end - pos);
+  input.writeUInt32LE(limit - out.len, 0);
+  src.copy(input, 4, pos, end);
+  let block: Buffer;
+  try {
+    block = native.uncompressSync(input);
+  } catch {
+    return false;
+  }
+  if (block.length > limit - out.len) return false;
+  block.copy(out.buf, out.len);
+  out.len += block.length;
+  return true;
 }
 
 /** A growable output buffer that never passes its maximum. */
@@ -161,6 +187,10 @@ function decodeFrame(src: Buffer, start: number, out: Output): number {
     } else {
       out.reserve(blockMax);
       const limit = Math.min(out.buf.length, out.len + blockMax);
+      if (independent && size >= NATIVE_MIN_BLOCK_BYTES && decodeNative(src, pos, end, out, limit)) {
+        pos = end + (blockChecksum ? 4 : 0);
+        continue;
+      }
       try {
         out.len = lz4DecodeBlock(src, pos, end, out.buf, out.len, limit, independent ? out.len : frameStart);
       } catch (err) {

@@ -41,6 +41,8 @@ export interface SnappyNative {
 /** The subset of `lz4-napi` used here: raw LZ4 block compression with a 4-byte LE size prefix. */
 export interface Lz4Native {
   compressSync(data: Buffer): Buffer;
+  /** Decodes [u32 LE capacity][raw block]; fails if the block decodes to more than capacity. */
+  uncompressSync(data: Uint8Array): Buffer;
 }
 
 /** The subset of `zstd-napi`'s low-level binding used here. */
@@ -59,6 +61,15 @@ export interface ZstdBinding {
 export const snappyNative = (): SnappyNative => load<SnappyNative>('snappy', 'snappy');
 export const lz4Native = (): Lz4Native => load<Lz4Native>('lz4', 'lz4-napi');
 export const zstdNative = (): ZstdBinding => load<ZstdBinding>('zstd', 'zstd-napi/binding');
+
+/** lz4-napi, or null when it is missing (the pure-TypeScript decoder is used then). */
+export function lz4NativeOrNull(): Lz4Native | null {
+  try {
+    return lz4Native();
+  } catch {
+    return null;
+  }
+}
 
 /** Whether the native module behind `codec` loads (none and gzip need none). */
 export function codecAvailable(codec: CompressionName): boolean {
