@@ -12,7 +12,8 @@ const req = createRequire(import.meta.url);
 type Loaded = { ok: true; mod: unknown } | { ok: false; message: string };
 const cache = new Map<string, Loaded>();
 
-function load<T>(codec: CompressionName, pkg: string): T {
+/** Requires `pkg` for `codec`, raising a CompressionError naming both when it cannot load. */
+export function loadNativeModule<T>(codec: CompressionName, pkg: string): T {
   let entry = cache.get(pkg);
   if (entry === undefined) {
     try {
@@ -58,9 +59,9 @@ export interface ZstdBinding {
   compressBound(srcSize: number): number;
 }
 
-export const snappyNative = (): SnappyNative => load<SnappyNative>('snappy', 'snappy');
-export const lz4Native = (): Lz4Native => load<Lz4Native>('lz4', 'lz4-napi');
-export const zstdNative = (): ZstdBinding => load<ZstdBinding>('zstd', 'zstd-napi/binding');
+export const snappyNative = (): SnappyNative => loadNativeModule<SnappyNative>('snappy', 'snappy');
+export const lz4Native = (): Lz4Native => loadNativeModule<Lz4Native>('lz4', 'lz4-napi');
+export const zstdNative = (): ZstdBinding => loadNativeModule<ZstdBinding>('zstd', 'zstd-napi/binding');
 
 /** lz4-napi, or null when it is missing (the pure-TypeScript decoder is used then). */
 export function lz4NativeOrNull(): Lz4Native | null {

@@ -8,6 +8,7 @@ import {
   compressionName,
   decompress,
 } from '../../src/compression/index.ts';
+import { loadNativeModule } from '../../src/compression/native.ts';
 import { ProtocolError } from '../../src/primitives/errors.ts';
 
 const CODECS = [0, 1, 2, 3, 4] as const;
@@ -111,6 +112,19 @@ describe('compression codecs', () => {
       compress(7 as CompressionCodec, Buffer.alloc(3));
     } catch (e) {
       expect((e as ProtocolError).kind).toBe('unsupported');
+    }
+  });
+
+  it('names the codec and package when a native module is missing', () => {
+    for (let i = 0; i < 2; i++) {
+      try {
+        loadNativeModule('zstd', 'tributary-no-such-native-module');
+        expect.unreachable();
+      } catch (e) {
+        expect(e).toBeInstanceOf(CompressionError);
+        expect((e as CompressionError).kind).toBe('unsupported');
+        expect((e as Error).message).toMatch(/^zstd: .*tributary-no-such-native-module/);
+      }
     }
   });
 });
