@@ -45,7 +45,9 @@ function main(): void {
   }
   mkdirSync(join(outDir, 'messages'), { recursive: true });
   for (const [name, text] of files) writeFileSync(join(outDir, name), text);
-  console.log(`generated ${files.size} files from ${messages.length} definitions (${pairs.length} apis) in ${dir}`);
+  console.log(
+    `generated ${files.size} files from ${messages.length} definitions (${pairs.length} apis) in ${dir}`,
+  );
 }
 
 /** index.ts re-exports everything, so an exported name may appear in one module only. */

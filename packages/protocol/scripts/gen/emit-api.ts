@@ -36,7 +36,8 @@ export function pairApis(messages: MessageSpec[]): ApiPair[] {
   for (const [apiKey, request] of reqs) {
     const response = resps.get(apiKey);
     if (!response) throw new Error(`${request.name}: no response`);
-    if (!request.name.endsWith('Request')) throw new Error(`${request.name}: request name must end in Request`);
+    if (!request.name.endsWith('Request'))
+      throw new Error(`${request.name}: request name must end in Request`);
     const v = request.validVersions;
     const rv = response.validVersions;
     if (v.min !== rv.min || v.max !== rv.max) throw new Error(`${request.name}: response versions differ`);

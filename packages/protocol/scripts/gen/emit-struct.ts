@@ -102,7 +102,8 @@ export function emitEncode(c: Ctx): string {
       else out.push(`if (${pc}) {\n${enc}\n} else if (${nonDefaultExpr(f, x)}) ${unsupported}`);
     } else {
       const tc = cond(taggedRange(f), ctx);
-      if (!f.ignorable && tc !== 'true') out.push(`if (${and(not(tc), nonDefaultExpr(f, x))}) ${unsupported}`);
+      if (!f.ignorable && tc !== 'true')
+        out.push(`if (${and(not(tc), nonDefaultExpr(f, x))}) ${unsupported}`);
     }
   }
   const flex = cond(msg.flexibleVersions, ctx);
@@ -118,7 +119,13 @@ export function emitEncode(c: Ctx): string {
       const lines = ['let _nt = 0;', ...when.map((w) => `if (${w}) _nt++;`), 'w.writeUnsignedVarint(_nt);'];
       tagged.forEach((f, i) => {
         const present = intersect(taggedRange(f), fctx)!;
-        const enc = encodeValue(f, owner, `m.${f.key}`, '_t', fieldMode(f, present, msg.flexibleVersions, true));
+        const enc = encodeValue(
+          f,
+          owner,
+          `m.${f.key}`,
+          '_t',
+          fieldMode(f, present, msg.flexibleVersions, true),
+        );
         lines.push(
           `if (${when[i]}) {`,
           `w.writeUnsignedVarint(${f.tag});`,
@@ -160,7 +167,8 @@ export function emitDecode(c: Ctx): string {
     const present = intersect(f.versions, ctx)!;
     const dec = decodeValue(f, owner, name, fieldMode(f, present, msg.flexibleVersions, false));
     const simple = /^[\w$]+ = ([^\n]*);$/.exec(dec);
-    if (pc === 'true') out.push(simple ? `const ${name}: ${type} = ${simple[1]};` : `let ${name}: ${type};\n${dec}`);
+    if (pc === 'true')
+      out.push(simple ? `const ${name}: ${type} = ${simple[1]};` : `let ${name}: ${type};\n${dec}`);
     else out.push(`let ${name}: ${type} = ${defaultLiteral(f)};`, `if (${pc}) {\n${dec}\n}`);
   }
   const flex = cond(msg.flexibleVersions, ctx);

@@ -12,7 +12,12 @@ export interface FieldMode {
 }
 
 /** Works out compactness and nullability of `f` over `present` (the versions being coded). */
-export function fieldMode(f: FieldSpec, present: Range, flexible: Range | null, forceFlex: boolean): FieldMode {
+export function fieldMode(
+  f: FieldSpec,
+  present: Range,
+  flexible: Range | null,
+  forceFlex: boolean,
+): FieldMode {
   let flex: string;
   if (forceFlex) flex = 'true';
   else {
@@ -102,7 +107,8 @@ export function encodeValue(f: FieldSpec, owner: string, x: string, w: string, m
     e.kind === 'primitive'
       ? writePrimitive(e.name, '_a[_i]', w, mode.flex, false)
       : `encode${e.struct.tsName}(${w}, _a[_i], v);`;
-  const len = (n: string) => `${pick(mode.flex, `${w}.writeCompactArrayLength(${n})`, `${w}.writeArrayLength(${n})`)};`;
+  const len = (n: string) =>
+    `${pick(mode.flex, `${w}.writeCompactArrayLength(${n})`, `${w}.writeArrayLength(${n})`)};`;
   const loop = `${len('_a.length')}\nfor (let _i = 0; _i < _a.length; _i++) ${elem}`;
   if (!canNull) return `{\nconst _a = ${x};\n${nullGuard(f, owner, '_a', mode)}${loop}\n}`;
   return `{\nconst _a = ${x};\n${nullGuard(f, owner, '_a', mode)}if (_a === null) ${len('-1')}\nelse {\n${loop}\n}\n}`;
@@ -126,7 +132,8 @@ export function decodeValue(f: FieldSpec, owner: string, dst: string, mode: Fiel
     return `${dst} = ${mode.nullable} ? ${withByte} : ${call};`;
   }
   const e = t.element;
-  const elem = e.kind === 'primitive' ? readPrimitive(e.name, mode.flex, false) : `decode${e.struct.tsName}(r, v)`;
+  const elem =
+    e.kind === 'primitive' ? readPrimitive(e.name, mode.flex, false) : `decode${e.struct.tsName}(r, v)`;
   const elemType = e.kind === 'primitive' ? tsPrimitive(e.name) : e.struct.tsName;
   const onNull =
     mode.nullable === 'false'

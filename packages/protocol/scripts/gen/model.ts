@@ -33,7 +33,10 @@ const PRIMITIVES = new Set<string>([
 export type FieldType =
   | { kind: 'primitive'; name: PrimitiveType }
   | { kind: 'struct'; struct: StructSpec }
-  | { kind: 'array'; element: { kind: 'primitive'; name: PrimitiveType } | { kind: 'struct'; struct: StructSpec } };
+  | {
+      kind: 'array';
+      element: { kind: 'primitive'; name: PrimitiveType } | { kind: 'struct'; struct: StructSpec };
+    };
 
 export interface FieldSpec {
   /** Kafka's PascalCase name. */
@@ -200,7 +203,9 @@ export function parseMessage(file: string, raw: RawMessage): MessageSpec {
         ignorable: f.ignorable === true,
         defaultRaw: f.default === undefined ? undefined : String(f.default),
         flexibleOverride:
-          f.flexibleVersions === undefined ? undefined : parseRange(f.flexibleVersions, `${fw}.flexibleVersions`),
+          f.flexibleVersions === undefined
+            ? undefined
+            : parseRange(f.flexibleVersions, `${fw}.flexibleVersions`),
       };
     });
   for (const [name, fields] of rawStructs) structs.get(name)!.fields = parseFields(fields, name);
