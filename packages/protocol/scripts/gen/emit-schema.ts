@@ -26,14 +26,13 @@ function fieldLiteral(f: FieldSpec): string {
     if (e.kind === 'primitive') parts.push(`element: '${e.name}'`);
     else parts.push(`element: 'struct'`, `struct: ${structConst(e.struct)}`);
   }
-  parts.push(
-    `versions: ${rangeLiteral(f.versions)}`,
-    `nullableVersions: ${rangeLiteral(f.nullableVersions)}`,
-    `taggedVersions: ${rangeLiteral(f.tag === null ? null : f.taggedVersions)}`,
-    `tag: ${f.tag}`,
-    `ignorable: ${f.ignorable}`,
-    `default: ${schemaDefault(f)}`,
-  );
+  parts.push(`versions: ${rangeLiteral(f.versions)}`);
+  // Absent optional properties mean: never nullable, never tagged, not ignorable, empty default.
+  if (f.nullableVersions !== null) parts.push(`nullableVersions: ${rangeLiteral(f.nullableVersions)}`);
+  if (f.tag !== null) parts.push(`taggedVersions: ${rangeLiteral(f.taggedVersions)}`, `tag: ${f.tag}`);
+  if (f.ignorable) parts.push('ignorable: true');
+  const d = schemaDefault(f);
+  if (d !== 'undefined') parts.push(`default: ${d}`);
   if (f.flexibleOverride !== undefined) parts.push(`flexibleVersions: ${rangeLiteral(f.flexibleOverride)}`);
   return `    { ${parts.join(', ')} },`;
 }
@@ -96,13 +95,16 @@ export interface FieldSchema {
   /** The struct of a struct field or of a struct array's elements. */
   readonly struct?: StructSchema;
   readonly versions: VersionRange | null;
-  readonly nullableVersions: VersionRange | null;
-  /** Versions in which the field is tagged (already limited to flexible versions). */
-  readonly taggedVersions: VersionRange | null;
-  readonly tag: number | null;
-  readonly ignorable: boolean;
-  /** The default value; undefined means empty (empty array, empty bytes, default struct). */
-  readonly default: number | bigint | boolean | string | null | undefined;
+  /** Versions in which null is allowed; absent when never. */
+  readonly nullableVersions?: VersionRange | null;
+  /** Versions in which the field is tagged (already limited to flexible versions); absent when never. */
+  readonly taggedVersions?: VersionRange | null;
+  /** The tag of a tagged field. */
+  readonly tag?: number;
+  /** Whether a non-default value may be silently dropped at versions without the field. */
+  readonly ignorable?: boolean;
+  /** The default value; absent means empty (empty array, empty bytes, default struct). */
+  readonly default?: number | bigint | boolean | string | null;
   /** A per-field flexibleVersions override (RequestHeader.ClientId: none). */
   readonly flexibleVersions?: VersionRange | null;
 }

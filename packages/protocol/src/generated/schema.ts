@@ -29,13 +29,16 @@ export interface FieldSchema {
   /** The struct of a struct field or of a struct array's elements. */
   readonly struct?: StructSchema;
   readonly versions: VersionRange | null;
-  readonly nullableVersions: VersionRange | null;
-  /** Versions in which the field is tagged (already limited to flexible versions). */
-  readonly taggedVersions: VersionRange | null;
-  readonly tag: number | null;
-  readonly ignorable: boolean;
-  /** The default value; undefined means empty (empty array, empty bytes, default struct). */
-  readonly default: number | bigint | boolean | string | null | undefined;
+  /** Versions in which null is allowed; absent when never. */
+  readonly nullableVersions?: VersionRange | null;
+  /** Versions in which the field is tagged (already limited to flexible versions); absent when never. */
+  readonly taggedVersions?: VersionRange | null;
+  /** The tag of a tagged field. */
+  readonly tag?: number;
+  /** Whether a non-default value may be silently dropped at versions without the field. */
+  readonly ignorable?: boolean;
+  /** The default value; absent means empty (empty array, empty bytes, default struct). */
+  readonly default?: number | bigint | boolean | string | null;
   /** A per-field flexibleVersions override (RequestHeader.ClientId: none). */
   readonly flexibleVersions?: VersionRange | null;
 }
@@ -62,2131 +65,2131 @@ const S_AddOffsetsToTxnRequest: StructSchema = {
   name: 'AddOffsetsToTxnRequest',
   tsName: 'AddOffsetsToTxnRequest',
   fields: [
-    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_AddOffsetsToTxnResponse: StructSchema = {
   name: 'AddOffsetsToTxnResponse',
   tsName: 'AddOffsetsToTxnResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AddPartitionsToTxnRequestAddPartitionsToTxnTopic: StructSchema = {
   name: 'AddPartitionsToTxnTopic',
   tsName: 'AddPartitionsToTxnRequestAddPartitionsToTxnTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_AddPartitionsToTxnRequestAddPartitionsToTxnTransaction: StructSchema = {
   name: 'AddPartitionsToTxnTransaction',
   tsName: 'AddPartitionsToTxnRequestAddPartitionsToTxnTransaction',
   fields: [
-    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VerifyOnly', key: 'verifyOnly', type: 'bool', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnRequestAddPartitionsToTxnTopic, versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [4, 32767], default: "" },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [4, 32767], default: 0n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [4, 32767], default: 0 },
+    { name: 'VerifyOnly', key: 'verifyOnly', type: 'bool', versions: [4, 32767], default: false },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnRequestAddPartitionsToTxnTopic, versions: [4, 32767] },
   ],
 };
 const S_AddPartitionsToTxnRequest: StructSchema = {
   name: 'AddPartitionsToTxnRequest',
   tsName: 'AddPartitionsToTxnRequest',
   fields: [
-    { name: 'Transactions', key: 'transactions', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnRequestAddPartitionsToTxnTransaction, versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'V3AndBelowTransactionalId', key: 'v3AndBelowTransactionalId', type: 'string', versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'V3AndBelowProducerId', key: 'v3AndBelowProducerId', type: 'int64', versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'V3AndBelowProducerEpoch', key: 'v3AndBelowProducerEpoch', type: 'int16', versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'V3AndBelowTopics', key: 'v3AndBelowTopics', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnRequestAddPartitionsToTxnTopic, versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Transactions', key: 'transactions', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnRequestAddPartitionsToTxnTransaction, versions: [4, 32767] },
+    { name: 'V3AndBelowTransactionalId', key: 'v3AndBelowTransactionalId', type: 'string', versions: [0, 3], default: "" },
+    { name: 'V3AndBelowProducerId', key: 'v3AndBelowProducerId', type: 'int64', versions: [0, 3], default: 0n },
+    { name: 'V3AndBelowProducerEpoch', key: 'v3AndBelowProducerEpoch', type: 'int16', versions: [0, 3], default: 0 },
+    { name: 'V3AndBelowTopics', key: 'v3AndBelowTopics', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnRequestAddPartitionsToTxnTopic, versions: [0, 3] },
   ],
 };
 const S_AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult: StructSchema = {
   name: 'AddPartitionsToTxnPartitionResult',
   tsName: 'AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PartitionErrorCode', key: 'partitionErrorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'PartitionErrorCode', key: 'partitionErrorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult: StructSchema = {
   name: 'AddPartitionsToTxnTopicResult',
   tsName: 'AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ResultsByPartition', key: 'resultsByPartition', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ResultsByPartition', key: 'resultsByPartition', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult, versions: [0, 32767] },
   ],
 };
 const S_AddPartitionsToTxnResponseAddPartitionsToTxnResult: StructSchema = {
   name: 'AddPartitionsToTxnResult',
   tsName: 'AddPartitionsToTxnResponseAddPartitionsToTxnResult',
   fields: [
-    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TopicResults', key: 'topicResults', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult, versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [4, 32767], default: "" },
+    { name: 'TopicResults', key: 'topicResults', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult, versions: [4, 32767] },
   ],
 };
 const S_AddPartitionsToTxnResponse: StructSchema = {
   name: 'AddPartitionsToTxnResponse',
   tsName: 'AddPartitionsToTxnResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ResultsByTransaction', key: 'resultsByTransaction', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnResponseAddPartitionsToTxnResult, versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ResultsByTopicV3AndBelow', key: 'resultsByTopicV3AndBelow', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult, versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [4, 32767], ignorable: true, default: 0 },
+    { name: 'ResultsByTransaction', key: 'resultsByTransaction', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnResponseAddPartitionsToTxnResult, versions: [4, 32767] },
+    { name: 'ResultsByTopicV3AndBelow', key: 'resultsByTopicV3AndBelow', type: 'array', element: 'struct', struct: S_AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult, versions: [0, 3] },
   ],
 };
 const S_AddRaftVoterRequestListener: StructSchema = {
   name: 'Listener',
   tsName: 'AddRaftVoterRequestListener',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AddRaftVoterRequest: StructSchema = {
   name: 'AddRaftVoterRequest',
   tsName: 'AddRaftVoterRequest',
   fields: [
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_AddRaftVoterRequestListener, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_AddRaftVoterRequestListener, versions: [0, 32767] },
   ],
 };
 const S_AddRaftVoterResponse: StructSchema = {
   name: 'AddRaftVoterResponse',
   tsName: 'AddRaftVoterResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: true, default: "" },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], ignorable: true, default: "" },
   ],
 };
 const S_AllocateProducerIdsRequest: StructSchema = {
   name: 'AllocateProducerIdsRequest',
   tsName: 'AllocateProducerIdsRequest',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], default: -1n },
   ],
 };
 const S_AllocateProducerIdsResponse: StructSchema = {
   name: 'AllocateProducerIdsResponse',
   tsName: 'AllocateProducerIdsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ProducerIdStart', key: 'producerIdStart', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ProducerIdLen', key: 'producerIdLen', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ProducerIdStart', key: 'producerIdStart', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ProducerIdLen', key: 'producerIdLen', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AlterClientQuotasRequestEntityData: StructSchema = {
   name: 'EntityData',
   tsName: 'AlterClientQuotasRequestEntityData',
   fields: [
-    { name: 'EntityType', key: 'entityType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'EntityName', key: 'entityName', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'EntityType', key: 'entityType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'EntityName', key: 'entityName', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_AlterClientQuotasRequestOpData: StructSchema = {
   name: 'OpData',
   tsName: 'AlterClientQuotasRequestOpData',
   fields: [
-    { name: 'Key', key: 'key', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Value', key: 'value', type: 'float64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Remove', key: 'remove', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Key', key: 'key', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Value', key: 'value', type: 'float64', versions: [0, 32767], default: 0 },
+    { name: 'Remove', key: 'remove', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_AlterClientQuotasRequestEntryData: StructSchema = {
   name: 'EntryData',
   tsName: 'AlterClientQuotasRequestEntryData',
   fields: [
-    { name: 'Entity', key: 'entity', type: 'array', element: 'struct', struct: S_AlterClientQuotasRequestEntityData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Ops', key: 'ops', type: 'array', element: 'struct', struct: S_AlterClientQuotasRequestOpData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Entity', key: 'entity', type: 'array', element: 'struct', struct: S_AlterClientQuotasRequestEntityData, versions: [0, 32767] },
+    { name: 'Ops', key: 'ops', type: 'array', element: 'struct', struct: S_AlterClientQuotasRequestOpData, versions: [0, 32767] },
   ],
 };
 const S_AlterClientQuotasRequest: StructSchema = {
   name: 'AlterClientQuotasRequest',
   tsName: 'AlterClientQuotasRequest',
   fields: [
-    { name: 'Entries', key: 'entries', type: 'array', element: 'struct', struct: S_AlterClientQuotasRequestEntryData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Entries', key: 'entries', type: 'array', element: 'struct', struct: S_AlterClientQuotasRequestEntryData, versions: [0, 32767] },
+    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_AlterClientQuotasResponseEntityData: StructSchema = {
   name: 'EntityData',
   tsName: 'AlterClientQuotasResponseEntityData',
   fields: [
-    { name: 'EntityType', key: 'entityType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'EntityName', key: 'entityName', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'EntityType', key: 'entityType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'EntityName', key: 'entityName', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_AlterClientQuotasResponseEntryData: StructSchema = {
   name: 'EntryData',
   tsName: 'AlterClientQuotasResponseEntryData',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Entity', key: 'entity', type: 'array', element: 'struct', struct: S_AlterClientQuotasResponseEntityData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Entity', key: 'entity', type: 'array', element: 'struct', struct: S_AlterClientQuotasResponseEntityData, versions: [0, 32767] },
   ],
 };
 const S_AlterClientQuotasResponse: StructSchema = {
   name: 'AlterClientQuotasResponse',
   tsName: 'AlterClientQuotasResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Entries', key: 'entries', type: 'array', element: 'struct', struct: S_AlterClientQuotasResponseEntryData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Entries', key: 'entries', type: 'array', element: 'struct', struct: S_AlterClientQuotasResponseEntryData, versions: [0, 32767] },
   ],
 };
 const S_AlterConfigsRequestAlterableConfig: StructSchema = {
   name: 'AlterableConfig',
   tsName: 'AlterConfigsRequestAlterableConfig',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Value', key: 'value', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Value', key: 'value', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_AlterConfigsRequestAlterConfigsResource: StructSchema = {
   name: 'AlterConfigsResource',
   tsName: 'AlterConfigsRequestAlterConfigsResource',
   fields: [
-    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_AlterConfigsRequestAlterableConfig, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_AlterConfigsRequestAlterableConfig, versions: [0, 32767] },
   ],
 };
 const S_AlterConfigsRequest: StructSchema = {
   name: 'AlterConfigsRequest',
   tsName: 'AlterConfigsRequest',
   fields: [
-    { name: 'Resources', key: 'resources', type: 'array', element: 'struct', struct: S_AlterConfigsRequestAlterConfigsResource, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Resources', key: 'resources', type: 'array', element: 'struct', struct: S_AlterConfigsRequestAlterConfigsResource, versions: [0, 32767] },
+    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_AlterConfigsResponseAlterConfigsResourceResponse: StructSchema = {
   name: 'AlterConfigsResourceResponse',
   tsName: 'AlterConfigsResponseAlterConfigsResourceResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_AlterConfigsResponse: StructSchema = {
   name: 'AlterConfigsResponse',
   tsName: 'AlterConfigsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_AlterConfigsResponseAlterConfigsResourceResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_AlterConfigsResponseAlterConfigsResourceResponse, versions: [0, 32767] },
   ],
 };
 const S_AlterPartitionReassignmentsRequestReassignablePartition: StructSchema = {
   name: 'ReassignablePartition',
   tsName: 'AlterPartitionReassignmentsRequestReassignablePartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Replicas', key: 'replicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Replicas', key: 'replicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_AlterPartitionReassignmentsRequestReassignableTopic: StructSchema = {
   name: 'ReassignableTopic',
   tsName: 'AlterPartitionReassignmentsRequestReassignableTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterPartitionReassignmentsRequestReassignablePartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterPartitionReassignmentsRequestReassignablePartition, versions: [0, 32767] },
   ],
 };
 const S_AlterPartitionReassignmentsRequest: StructSchema = {
   name: 'AlterPartitionReassignmentsRequest',
   tsName: 'AlterPartitionReassignmentsRequest',
   fields: [
-    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 60000 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AlterPartitionReassignmentsRequestReassignableTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 60000 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AlterPartitionReassignmentsRequestReassignableTopic, versions: [0, 32767] },
   ],
 };
 const S_AlterPartitionReassignmentsResponseReassignablePartitionResponse: StructSchema = {
   name: 'ReassignablePartitionResponse',
   tsName: 'AlterPartitionReassignmentsResponseReassignablePartitionResponse',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_AlterPartitionReassignmentsResponseReassignableTopicResponse: StructSchema = {
   name: 'ReassignableTopicResponse',
   tsName: 'AlterPartitionReassignmentsResponseReassignableTopicResponse',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterPartitionReassignmentsResponseReassignablePartitionResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterPartitionReassignmentsResponseReassignablePartitionResponse, versions: [0, 32767] },
   ],
 };
 const S_AlterPartitionReassignmentsResponse: StructSchema = {
   name: 'AlterPartitionReassignmentsResponse',
   tsName: 'AlterPartitionReassignmentsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_AlterPartitionReassignmentsResponseReassignableTopicResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_AlterPartitionReassignmentsResponseReassignableTopicResponse, versions: [0, 32767] },
   ],
 };
 const S_AlterPartitionRequestBrokerState: StructSchema = {
   name: 'BrokerState',
   tsName: 'AlterPartitionRequestBrokerState',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [3, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [3, 32767], default: -1n },
   ],
 };
 const S_AlterPartitionRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'AlterPartitionRequestPartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'NewIsr', key: 'newIsr', type: 'array', element: 'int32', versions: [0, 2], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'NewIsrWithEpochs', key: 'newIsrWithEpochs', type: 'array', element: 'struct', struct: S_AlterPartitionRequestBrokerState, versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'LeaderRecoveryState', key: 'leaderRecoveryState', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PartitionEpoch', key: 'partitionEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'NewIsr', key: 'newIsr', type: 'array', element: 'int32', versions: [0, 2] },
+    { name: 'NewIsrWithEpochs', key: 'newIsrWithEpochs', type: 'array', element: 'struct', struct: S_AlterPartitionRequestBrokerState, versions: [3, 32767] },
+    { name: 'LeaderRecoveryState', key: 'leaderRecoveryState', type: 'int8', versions: [1, 32767], default: 0 },
+    { name: 'PartitionEpoch', key: 'partitionEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AlterPartitionRequestTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'AlterPartitionRequestTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 1], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterPartitionRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 1], ignorable: true, default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [2, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterPartitionRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_AlterPartitionRequest: StructSchema = {
   name: 'AlterPartitionRequest',
   tsName: 'AlterPartitionRequest',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AlterPartitionRequestTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], default: -1n },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AlterPartitionRequestTopicData, versions: [0, 32767] },
   ],
 };
 const S_AlterPartitionResponsePartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'AlterPartitionResponsePartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Isr', key: 'isr', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'LeaderRecoveryState', key: 'leaderRecoveryState', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'PartitionEpoch', key: 'partitionEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Isr', key: 'isr', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'LeaderRecoveryState', key: 'leaderRecoveryState', type: 'int8', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'PartitionEpoch', key: 'partitionEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AlterPartitionResponseTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'AlterPartitionResponseTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 1], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterPartitionResponsePartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 1], ignorable: true, default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [2, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterPartitionResponsePartitionData, versions: [0, 32767] },
   ],
 };
 const S_AlterPartitionResponse: StructSchema = {
   name: 'AlterPartitionResponse',
   tsName: 'AlterPartitionResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AlterPartitionResponseTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AlterPartitionResponseTopicData, versions: [0, 32767] },
   ],
 };
 const S_AlterReplicaLogDirsRequestAlterReplicaLogDirTopic: StructSchema = {
   name: 'AlterReplicaLogDirTopic',
   tsName: 'AlterReplicaLogDirsRequestAlterReplicaLogDirTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_AlterReplicaLogDirsRequestAlterReplicaLogDir: StructSchema = {
   name: 'AlterReplicaLogDir',
   tsName: 'AlterReplicaLogDirsRequestAlterReplicaLogDir',
   fields: [
-    { name: 'Path', key: 'path', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AlterReplicaLogDirsRequestAlterReplicaLogDirTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Path', key: 'path', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AlterReplicaLogDirsRequestAlterReplicaLogDirTopic, versions: [0, 32767] },
   ],
 };
 const S_AlterReplicaLogDirsRequest: StructSchema = {
   name: 'AlterReplicaLogDirsRequest',
   tsName: 'AlterReplicaLogDirsRequest',
   fields: [
-    { name: 'Dirs', key: 'dirs', type: 'array', element: 'struct', struct: S_AlterReplicaLogDirsRequestAlterReplicaLogDir, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Dirs', key: 'dirs', type: 'array', element: 'struct', struct: S_AlterReplicaLogDirsRequestAlterReplicaLogDir, versions: [0, 32767] },
   ],
 };
 const S_AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult: StructSchema = {
   name: 'AlterReplicaLogDirPartitionResult',
   tsName: 'AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult: StructSchema = {
   name: 'AlterReplicaLogDirTopicResult',
   tsName: 'AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult, versions: [0, 32767] },
   ],
 };
 const S_AlterReplicaLogDirsResponse: StructSchema = {
   name: 'AlterReplicaLogDirsResponse',
   tsName: 'AlterReplicaLogDirsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult, versions: [0, 32767] },
   ],
 };
 const S_AlterUserScramCredentialsRequestScramCredentialDeletion: StructSchema = {
   name: 'ScramCredentialDeletion',
   tsName: 'AlterUserScramCredentialsRequestScramCredentialDeletion',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Mechanism', key: 'mechanism', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Mechanism', key: 'mechanism', type: 'int8', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AlterUserScramCredentialsRequestScramCredentialUpsertion: StructSchema = {
   name: 'ScramCredentialUpsertion',
   tsName: 'AlterUserScramCredentialsRequestScramCredentialUpsertion',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Mechanism', key: 'mechanism', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Iterations', key: 'iterations', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Salt', key: 'salt', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'SaltedPassword', key: 'saltedPassword', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Mechanism', key: 'mechanism', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'Iterations', key: 'iterations', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Salt', key: 'salt', type: 'bytes', versions: [0, 32767] },
+    { name: 'SaltedPassword', key: 'saltedPassword', type: 'bytes', versions: [0, 32767] },
   ],
 };
 const S_AlterUserScramCredentialsRequest: StructSchema = {
   name: 'AlterUserScramCredentialsRequest',
   tsName: 'AlterUserScramCredentialsRequest',
   fields: [
-    { name: 'Deletions', key: 'deletions', type: 'array', element: 'struct', struct: S_AlterUserScramCredentialsRequestScramCredentialDeletion, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Upsertions', key: 'upsertions', type: 'array', element: 'struct', struct: S_AlterUserScramCredentialsRequestScramCredentialUpsertion, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Deletions', key: 'deletions', type: 'array', element: 'struct', struct: S_AlterUserScramCredentialsRequestScramCredentialDeletion, versions: [0, 32767] },
+    { name: 'Upsertions', key: 'upsertions', type: 'array', element: 'struct', struct: S_AlterUserScramCredentialsRequestScramCredentialUpsertion, versions: [0, 32767] },
   ],
 };
 const S_AlterUserScramCredentialsResponseAlterUserScramCredentialsResult: StructSchema = {
   name: 'AlterUserScramCredentialsResult',
   tsName: 'AlterUserScramCredentialsResponseAlterUserScramCredentialsResult',
   fields: [
-    { name: 'User', key: 'user', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'User', key: 'user', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_AlterUserScramCredentialsResponse: StructSchema = {
   name: 'AlterUserScramCredentialsResponse',
   tsName: 'AlterUserScramCredentialsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_AlterUserScramCredentialsResponseAlterUserScramCredentialsResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_AlterUserScramCredentialsResponseAlterUserScramCredentialsResult, versions: [0, 32767] },
   ],
 };
 const S_ApiVersionsRequest: StructSchema = {
   name: 'ApiVersionsRequest',
   tsName: 'ApiVersionsRequest',
   fields: [
-    { name: 'ClientSoftwareName', key: 'clientSoftwareName', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'ClientSoftwareVersion', key: 'clientSoftwareVersion', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
+    { name: 'ClientSoftwareName', key: 'clientSoftwareName', type: 'string', versions: [3, 32767], ignorable: true, default: "" },
+    { name: 'ClientSoftwareVersion', key: 'clientSoftwareVersion', type: 'string', versions: [3, 32767], ignorable: true, default: "" },
   ],
 };
 const S_ApiVersionsResponseApiVersion: StructSchema = {
   name: 'ApiVersion',
   tsName: 'ApiVersionsResponseApiVersion',
   fields: [
-    { name: 'ApiKey', key: 'apiKey', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MinVersion', key: 'minVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MaxVersion', key: 'maxVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ApiKey', key: 'apiKey', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'MinVersion', key: 'minVersion', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'MaxVersion', key: 'maxVersion', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ApiVersionsResponseSupportedFeatureKey: StructSchema = {
   name: 'SupportedFeatureKey',
   tsName: 'ApiVersionsResponseSupportedFeatureKey',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MinVersion', key: 'minVersion', type: 'int16', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MaxVersion', key: 'maxVersion', type: 'int16', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'MinVersion', key: 'minVersion', type: 'int16', versions: [3, 32767], default: 0 },
+    { name: 'MaxVersion', key: 'maxVersion', type: 'int16', versions: [3, 32767], default: 0 },
   ],
 };
 const S_ApiVersionsResponseFinalizedFeatureKey: StructSchema = {
   name: 'FinalizedFeatureKey',
   tsName: 'ApiVersionsResponseFinalizedFeatureKey',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MaxVersionLevel', key: 'maxVersionLevel', type: 'int16', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MinVersionLevel', key: 'minVersionLevel', type: 'int16', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'MaxVersionLevel', key: 'maxVersionLevel', type: 'int16', versions: [3, 32767], default: 0 },
+    { name: 'MinVersionLevel', key: 'minVersionLevel', type: 'int16', versions: [3, 32767], default: 0 },
   ],
 };
 const S_ApiVersionsResponse: StructSchema = {
   name: 'ApiVersionsResponse',
   tsName: 'ApiVersionsResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ApiKeys', key: 'apiKeys', type: 'array', element: 'struct', struct: S_ApiVersionsResponseApiVersion, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'SupportedFeatures', key: 'supportedFeatures', type: 'array', element: 'struct', struct: S_ApiVersionsResponseSupportedFeatureKey, versions: [3, 32767], nullableVersions: null, taggedVersions: [3, 32767], tag: 0, ignorable: true, default: undefined },
-    { name: 'FinalizedFeaturesEpoch', key: 'finalizedFeaturesEpoch', type: 'int64', versions: [3, 32767], nullableVersions: null, taggedVersions: [3, 32767], tag: 1, ignorable: true, default: -1n },
-    { name: 'FinalizedFeatures', key: 'finalizedFeatures', type: 'array', element: 'struct', struct: S_ApiVersionsResponseFinalizedFeatureKey, versions: [3, 32767], nullableVersions: null, taggedVersions: [3, 32767], tag: 2, ignorable: true, default: undefined },
-    { name: 'ZkMigrationReady', key: 'zkMigrationReady', type: 'bool', versions: [3, 32767], nullableVersions: null, taggedVersions: [3, 32767], tag: 3, ignorable: true, default: false },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ApiKeys', key: 'apiKeys', type: 'array', element: 'struct', struct: S_ApiVersionsResponseApiVersion, versions: [0, 32767] },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'SupportedFeatures', key: 'supportedFeatures', type: 'array', element: 'struct', struct: S_ApiVersionsResponseSupportedFeatureKey, versions: [3, 32767], taggedVersions: [3, 32767], tag: 0, ignorable: true },
+    { name: 'FinalizedFeaturesEpoch', key: 'finalizedFeaturesEpoch', type: 'int64', versions: [3, 32767], taggedVersions: [3, 32767], tag: 1, ignorable: true, default: -1n },
+    { name: 'FinalizedFeatures', key: 'finalizedFeatures', type: 'array', element: 'struct', struct: S_ApiVersionsResponseFinalizedFeatureKey, versions: [3, 32767], taggedVersions: [3, 32767], tag: 2, ignorable: true },
+    { name: 'ZkMigrationReady', key: 'zkMigrationReady', type: 'bool', versions: [3, 32767], taggedVersions: [3, 32767], tag: 3, ignorable: true, default: false },
   ],
 };
 const S_AssignReplicasToDirsRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'AssignReplicasToDirsRequestPartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AssignReplicasToDirsRequestTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'AssignReplicasToDirsRequestTopicData',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_AssignReplicasToDirsRequestDirectoryData: StructSchema = {
   name: 'DirectoryData',
   tsName: 'AssignReplicasToDirsRequestDirectoryData',
   fields: [
-    { name: 'Id', key: 'id', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsRequestTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Id', key: 'id', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsRequestTopicData, versions: [0, 32767] },
   ],
 };
 const S_AssignReplicasToDirsRequest: StructSchema = {
   name: 'AssignReplicasToDirsRequest',
   tsName: 'AssignReplicasToDirsRequest',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'Directories', key: 'directories', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsRequestDirectoryData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], default: -1n },
+    { name: 'Directories', key: 'directories', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsRequestDirectoryData, versions: [0, 32767] },
   ],
 };
 const S_AssignReplicasToDirsResponsePartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'AssignReplicasToDirsResponsePartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_AssignReplicasToDirsResponseTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'AssignReplicasToDirsResponseTopicData',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsResponsePartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsResponsePartitionData, versions: [0, 32767] },
   ],
 };
 const S_AssignReplicasToDirsResponseDirectoryData: StructSchema = {
   name: 'DirectoryData',
   tsName: 'AssignReplicasToDirsResponseDirectoryData',
   fields: [
-    { name: 'Id', key: 'id', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsResponseTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Id', key: 'id', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsResponseTopicData, versions: [0, 32767] },
   ],
 };
 const S_AssignReplicasToDirsResponse: StructSchema = {
   name: 'AssignReplicasToDirsResponse',
   tsName: 'AssignReplicasToDirsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Directories', key: 'directories', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsResponseDirectoryData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Directories', key: 'directories', type: 'array', element: 'struct', struct: S_AssignReplicasToDirsResponseDirectoryData, versions: [0, 32767] },
   ],
 };
 const S_BeginQuorumEpochRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'BeginQuorumEpochRequestPartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [1, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_BeginQuorumEpochRequestTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'BeginQuorumEpochRequestTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_BeginQuorumEpochRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_BeginQuorumEpochRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_BeginQuorumEpochRequestLeaderEndpoint: StructSchema = {
   name: 'LeaderEndpoint',
   tsName: 'BeginQuorumEpochRequestLeaderEndpoint',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], default: 0 },
   ],
 };
 const S_BeginQuorumEpochRequest: StructSchema = {
   name: 'BeginQuorumEpochRequest',
   tsName: 'BeginQuorumEpochRequest',
   fields: [
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_BeginQuorumEpochRequestTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'LeaderEndpoints', key: 'leaderEndpoints', type: 'array', element: 'struct', struct: S_BeginQuorumEpochRequestLeaderEndpoint, versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [1, 32767], ignorable: true, default: -1 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_BeginQuorumEpochRequestTopicData, versions: [0, 32767] },
+    { name: 'LeaderEndpoints', key: 'leaderEndpoints', type: 'array', element: 'struct', struct: S_BeginQuorumEpochRequestLeaderEndpoint, versions: [1, 32767], ignorable: true },
   ],
 };
 const S_BeginQuorumEpochResponsePartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'BeginQuorumEpochResponsePartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_BeginQuorumEpochResponseTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'BeginQuorumEpochResponseTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_BeginQuorumEpochResponsePartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_BeginQuorumEpochResponsePartitionData, versions: [0, 32767] },
   ],
 };
 const S_BeginQuorumEpochResponseNodeEndpoint: StructSchema = {
   name: 'NodeEndpoint',
   tsName: 'BeginQuorumEpochResponseNodeEndpoint',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [1, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], default: 0 },
   ],
 };
 const S_BeginQuorumEpochResponse: StructSchema = {
   name: 'BeginQuorumEpochResponse',
   tsName: 'BeginQuorumEpochResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_BeginQuorumEpochResponseTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_BeginQuorumEpochResponseNodeEndpoint, versions: [1, 32767], nullableVersions: null, taggedVersions: [1, 32767], tag: 0, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_BeginQuorumEpochResponseTopicData, versions: [0, 32767] },
+    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_BeginQuorumEpochResponseNodeEndpoint, versions: [1, 32767], taggedVersions: [1, 32767], tag: 0 },
   ],
 };
 const S_BrokerHeartbeatRequest: StructSchema = {
   name: 'BrokerHeartbeatRequest',
   tsName: 'BrokerHeartbeatRequest',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'CurrentMetadataOffset', key: 'currentMetadataOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'WantFence', key: 'wantFence', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'WantShutDown', key: 'wantShutDown', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'OfflineLogDirs', key: 'offlineLogDirs', type: 'array', element: 'uuid', versions: [1, 32767], nullableVersions: null, taggedVersions: [1, 32767], tag: 0, ignorable: false, default: undefined },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], default: -1n },
+    { name: 'CurrentMetadataOffset', key: 'currentMetadataOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'WantFence', key: 'wantFence', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'WantShutDown', key: 'wantShutDown', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'OfflineLogDirs', key: 'offlineLogDirs', type: 'array', element: 'uuid', versions: [1, 32767], taggedVersions: [1, 32767], tag: 0 },
   ],
 };
 const S_BrokerHeartbeatResponse: StructSchema = {
   name: 'BrokerHeartbeatResponse',
   tsName: 'BrokerHeartbeatResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'IsCaughtUp', key: 'isCaughtUp', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'IsFenced', key: 'isFenced', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: true },
-    { name: 'ShouldShutDown', key: 'shouldShutDown', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'IsCaughtUp', key: 'isCaughtUp', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'IsFenced', key: 'isFenced', type: 'bool', versions: [0, 32767], default: true },
+    { name: 'ShouldShutDown', key: 'shouldShutDown', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_BrokerRegistrationRequestListener: StructSchema = {
   name: 'Listener',
   tsName: 'BrokerRegistrationRequestListener',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'SecurityProtocol', key: 'securityProtocol', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], default: 0 },
+    { name: 'SecurityProtocol', key: 'securityProtocol', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_BrokerRegistrationRequestFeature: StructSchema = {
   name: 'Feature',
   tsName: 'BrokerRegistrationRequestFeature',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MinSupportedVersion', key: 'minSupportedVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MaxSupportedVersion', key: 'maxSupportedVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MinSupportedVersion', key: 'minSupportedVersion', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'MaxSupportedVersion', key: 'maxSupportedVersion', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_BrokerRegistrationRequest: StructSchema = {
   name: 'BrokerRegistrationRequest',
   tsName: 'BrokerRegistrationRequest',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'IncarnationId', key: 'incarnationId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_BrokerRegistrationRequestListener, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Features', key: 'features', type: 'array', element: 'struct', struct: S_BrokerRegistrationRequestFeature, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Rack', key: 'rack', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'IsMigratingZkBroker', key: 'isMigratingZkBroker', type: 'bool', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'LogDirs', key: 'logDirs', type: 'array', element: 'uuid', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'PreviousBrokerEpoch', key: 'previousBrokerEpoch', type: 'int64', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'IncarnationId', key: 'incarnationId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_BrokerRegistrationRequestListener, versions: [0, 32767] },
+    { name: 'Features', key: 'features', type: 'array', element: 'struct', struct: S_BrokerRegistrationRequestFeature, versions: [0, 32767] },
+    { name: 'Rack', key: 'rack', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'IsMigratingZkBroker', key: 'isMigratingZkBroker', type: 'bool', versions: [1, 32767], default: false },
+    { name: 'LogDirs', key: 'logDirs', type: 'array', element: 'uuid', versions: [2, 32767], ignorable: true },
+    { name: 'PreviousBrokerEpoch', key: 'previousBrokerEpoch', type: 'int64', versions: [3, 32767], ignorable: true, default: -1n },
   ],
 };
 const S_BrokerRegistrationResponse: StructSchema = {
   name: 'BrokerRegistrationResponse',
   tsName: 'BrokerRegistrationResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [0, 32767], default: -1n },
   ],
 };
 const S_ConsumerGroupDescribeRequest: StructSchema = {
   name: 'ConsumerGroupDescribeRequest',
   tsName: 'ConsumerGroupDescribeRequest',
   fields: [
-    { name: 'GroupIds', key: 'groupIds', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'IncludeAuthorizedOperations', key: 'includeAuthorizedOperations', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'GroupIds', key: 'groupIds', type: 'array', element: 'string', versions: [0, 32767] },
+    { name: 'IncludeAuthorizedOperations', key: 'includeAuthorizedOperations', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_ConsumerGroupDescribeResponseTopicPartitions: StructSchema = {
   name: 'TopicPartitions',
   tsName: 'ConsumerGroupDescribeResponseTopicPartitions',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ConsumerGroupDescribeResponseAssignment: StructSchema = {
   name: 'Assignment',
   tsName: 'ConsumerGroupDescribeResponseAssignment',
   fields: [
-    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ConsumerGroupDescribeResponseTopicPartitions, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ConsumerGroupDescribeResponseTopicPartitions, versions: [0, 32767] },
   ],
 };
 const S_ConsumerGroupDescribeResponseMember: StructSchema = {
   name: 'Member',
   tsName: 'ConsumerGroupDescribeResponseMember',
   fields: [
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'InstanceId', key: 'instanceId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'RackId', key: 'rackId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ClientId', key: 'clientId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ClientHost', key: 'clientHost', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'SubscribedTopicNames', key: 'subscribedTopicNames', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'SubscribedTopicRegex', key: 'subscribedTopicRegex', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'Assignment', key: 'assignment', type: 'struct', struct: S_ConsumerGroupDescribeResponseAssignment, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TargetAssignment', key: 'targetAssignment', type: 'struct', struct: S_ConsumerGroupDescribeResponseAssignment, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'InstanceId', key: 'instanceId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'RackId', key: 'rackId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ClientId', key: 'clientId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ClientHost', key: 'clientHost', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'SubscribedTopicNames', key: 'subscribedTopicNames', type: 'array', element: 'string', versions: [0, 32767] },
+    { name: 'SubscribedTopicRegex', key: 'subscribedTopicRegex', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'Assignment', key: 'assignment', type: 'struct', struct: S_ConsumerGroupDescribeResponseAssignment, versions: [0, 32767] },
+    { name: 'TargetAssignment', key: 'targetAssignment', type: 'struct', struct: S_ConsumerGroupDescribeResponseAssignment, versions: [0, 32767] },
   ],
 };
 const S_ConsumerGroupDescribeResponseDescribedGroup: StructSchema = {
   name: 'DescribedGroup',
   tsName: 'ConsumerGroupDescribeResponseDescribedGroup',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupState', key: 'groupState', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupEpoch', key: 'groupEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'AssignmentEpoch', key: 'assignmentEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'AssignorName', key: 'assignorName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_ConsumerGroupDescribeResponseMember, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'AuthorizedOperations', key: 'authorizedOperations', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -2147483648 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupState', key: 'groupState', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupEpoch', key: 'groupEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'AssignmentEpoch', key: 'assignmentEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'AssignorName', key: 'assignorName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_ConsumerGroupDescribeResponseMember, versions: [0, 32767] },
+    { name: 'AuthorizedOperations', key: 'authorizedOperations', type: 'int32', versions: [0, 32767], default: -2147483648 },
   ],
 };
 const S_ConsumerGroupDescribeResponse: StructSchema = {
   name: 'ConsumerGroupDescribeResponse',
   tsName: 'ConsumerGroupDescribeResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_ConsumerGroupDescribeResponseDescribedGroup, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_ConsumerGroupDescribeResponseDescribedGroup, versions: [0, 32767] },
   ],
 };
 const S_ConsumerGroupHeartbeatRequestTopicPartitions: StructSchema = {
   name: 'TopicPartitions',
   tsName: 'ConsumerGroupHeartbeatRequestTopicPartitions',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ConsumerGroupHeartbeatRequest: StructSchema = {
   name: 'ConsumerGroupHeartbeatRequest',
   tsName: 'ConsumerGroupHeartbeatRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'InstanceId', key: 'instanceId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'RackId', key: 'rackId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'RebalanceTimeoutMs', key: 'rebalanceTimeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'SubscribedTopicNames', key: 'subscribedTopicNames', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'SubscribedTopicRegex', key: 'subscribedTopicRegex', type: 'string', versions: [1, 32767], nullableVersions: [1, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'ServerAssignor', key: 'serverAssignor', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ConsumerGroupHeartbeatRequestTopicPartitions, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'InstanceId', key: 'instanceId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'RackId', key: 'rackId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'RebalanceTimeoutMs', key: 'rebalanceTimeoutMs', type: 'int32', versions: [0, 32767], default: -1 },
+    { name: 'SubscribedTopicNames', key: 'subscribedTopicNames', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'SubscribedTopicRegex', key: 'subscribedTopicRegex', type: 'string', versions: [1, 32767], nullableVersions: [1, 32767], default: null },
+    { name: 'ServerAssignor', key: 'serverAssignor', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ConsumerGroupHeartbeatRequestTopicPartitions, versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_ConsumerGroupHeartbeatResponseTopicPartitions: StructSchema = {
   name: 'TopicPartitions',
   tsName: 'ConsumerGroupHeartbeatResponseTopicPartitions',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ConsumerGroupHeartbeatResponseAssignment: StructSchema = {
   name: 'Assignment',
   tsName: 'ConsumerGroupHeartbeatResponseAssignment',
   fields: [
-    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ConsumerGroupHeartbeatResponseTopicPartitions, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ConsumerGroupHeartbeatResponseTopicPartitions, versions: [0, 32767] },
   ],
 };
 const S_ConsumerGroupHeartbeatResponse: StructSchema = {
   name: 'ConsumerGroupHeartbeatResponse',
   tsName: 'ConsumerGroupHeartbeatResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'HeartbeatIntervalMs', key: 'heartbeatIntervalMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Assignment', key: 'assignment', type: 'struct', struct: S_ConsumerGroupHeartbeatResponseAssignment, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'HeartbeatIntervalMs', key: 'heartbeatIntervalMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Assignment', key: 'assignment', type: 'struct', struct: S_ConsumerGroupHeartbeatResponseAssignment, versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_ConsumerProtocolAssignmentTopicPartition: StructSchema = {
   name: 'TopicPartition',
   tsName: 'ConsumerProtocolAssignmentTopicPartition',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ConsumerProtocolAssignment: StructSchema = {
   name: 'ConsumerProtocolAssignment',
   tsName: 'ConsumerProtocolAssignment',
   fields: [
-    { name: 'AssignedPartitions', key: 'assignedPartitions', type: 'array', element: 'struct', struct: S_ConsumerProtocolAssignmentTopicPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'UserData', key: 'userData', type: 'bytes', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'AssignedPartitions', key: 'assignedPartitions', type: 'array', element: 'struct', struct: S_ConsumerProtocolAssignmentTopicPartition, versions: [0, 32767] },
+    { name: 'UserData', key: 'userData', type: 'bytes', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_ConsumerProtocolSubscriptionTopicPartition: StructSchema = {
   name: 'TopicPartition',
   tsName: 'ConsumerProtocolSubscriptionTopicPartition',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [1, 32767] },
   ],
 };
 const S_ConsumerProtocolSubscription: StructSchema = {
   name: 'ConsumerProtocolSubscription',
   tsName: 'ConsumerProtocolSubscription',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'UserData', key: 'userData', type: 'bytes', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'OwnedPartitions', key: 'ownedPartitions', type: 'array', element: 'struct', struct: S_ConsumerProtocolSubscriptionTopicPartition, versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'RackId', key: 'rackId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'string', versions: [0, 32767] },
+    { name: 'UserData', key: 'userData', type: 'bytes', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'OwnedPartitions', key: 'ownedPartitions', type: 'array', element: 'struct', struct: S_ConsumerProtocolSubscriptionTopicPartition, versions: [1, 32767], ignorable: true },
+    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [2, 32767], ignorable: true, default: -1 },
+    { name: 'RackId', key: 'rackId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], ignorable: true, default: null },
   ],
 };
 const S_ControlledShutdownRequest: StructSchema = {
   name: 'ControlledShutdownRequest',
   tsName: 'ControlledShutdownRequest',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [2, 32767], ignorable: true, default: -1n },
   ],
 };
 const S_ControlledShutdownResponseRemainingPartition: StructSchema = {
   name: 'RemainingPartition',
   tsName: 'ControlledShutdownResponseRemainingPartition',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ControlledShutdownResponse: StructSchema = {
   name: 'ControlledShutdownResponse',
   tsName: 'ControlledShutdownResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'RemainingPartitions', key: 'remainingPartitions', type: 'array', element: 'struct', struct: S_ControlledShutdownResponseRemainingPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'RemainingPartitions', key: 'remainingPartitions', type: 'array', element: 'struct', struct: S_ControlledShutdownResponseRemainingPartition, versions: [0, 32767] },
   ],
 };
 const S_ControllerRegistrationRequestListener: StructSchema = {
   name: 'Listener',
   tsName: 'ControllerRegistrationRequestListener',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'SecurityProtocol', key: 'securityProtocol', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], default: 0 },
+    { name: 'SecurityProtocol', key: 'securityProtocol', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ControllerRegistrationRequestFeature: StructSchema = {
   name: 'Feature',
   tsName: 'ControllerRegistrationRequestFeature',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MinSupportedVersion', key: 'minSupportedVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MaxSupportedVersion', key: 'maxSupportedVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MinSupportedVersion', key: 'minSupportedVersion', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'MaxSupportedVersion', key: 'maxSupportedVersion', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ControllerRegistrationRequest: StructSchema = {
   name: 'ControllerRegistrationRequest',
   tsName: 'ControllerRegistrationRequest',
   fields: [
-    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'IncarnationId', key: 'incarnationId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'ZkMigrationReady', key: 'zkMigrationReady', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_ControllerRegistrationRequestListener, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Features', key: 'features', type: 'array', element: 'struct', struct: S_ControllerRegistrationRequestFeature, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'IncarnationId', key: 'incarnationId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'ZkMigrationReady', key: 'zkMigrationReady', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_ControllerRegistrationRequestListener, versions: [0, 32767] },
+    { name: 'Features', key: 'features', type: 'array', element: 'struct', struct: S_ControllerRegistrationRequestFeature, versions: [0, 32767] },
   ],
 };
 const S_ControllerRegistrationResponse: StructSchema = {
   name: 'ControllerRegistrationResponse',
   tsName: 'ControllerRegistrationResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_CreateAclsRequestAclCreation: StructSchema = {
   name: 'AclCreation',
   tsName: 'CreateAclsRequestAclCreation',
   fields: [
-    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ResourcePatternType', key: 'resourcePatternType', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 3 },
-    { name: 'Principal', key: 'principal', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ResourcePatternType', key: 'resourcePatternType', type: 'int8', versions: [1, 32767], default: 3 },
+    { name: 'Principal', key: 'principal', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], default: 0 },
   ],
 };
 const S_CreateAclsRequest: StructSchema = {
   name: 'CreateAclsRequest',
   tsName: 'CreateAclsRequest',
   fields: [
-    { name: 'Creations', key: 'creations', type: 'array', element: 'struct', struct: S_CreateAclsRequestAclCreation, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Creations', key: 'creations', type: 'array', element: 'struct', struct: S_CreateAclsRequestAclCreation, versions: [0, 32767] },
   ],
 };
 const S_CreateAclsResponseAclCreationResult: StructSchema = {
   name: 'AclCreationResult',
   tsName: 'CreateAclsResponseAclCreationResult',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_CreateAclsResponse: StructSchema = {
   name: 'CreateAclsResponse',
   tsName: 'CreateAclsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_CreateAclsResponseAclCreationResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_CreateAclsResponseAclCreationResult, versions: [0, 32767] },
   ],
 };
 const S_CreateDelegationTokenRequestCreatableRenewers: StructSchema = {
   name: 'CreatableRenewers',
   tsName: 'CreateDelegationTokenRequestCreatableRenewers',
   fields: [
-    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_CreateDelegationTokenRequest: StructSchema = {
   name: 'CreateDelegationTokenRequest',
   tsName: 'CreateDelegationTokenRequest',
   fields: [
-    { name: 'OwnerPrincipalType', key: 'ownerPrincipalType', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'OwnerPrincipalName', key: 'ownerPrincipalName', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Renewers', key: 'renewers', type: 'array', element: 'struct', struct: S_CreateDelegationTokenRequestCreatableRenewers, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'MaxLifetimeMs', key: 'maxLifetimeMs', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
+    { name: 'OwnerPrincipalType', key: 'ownerPrincipalType', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], default: "" },
+    { name: 'OwnerPrincipalName', key: 'ownerPrincipalName', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], default: "" },
+    { name: 'Renewers', key: 'renewers', type: 'array', element: 'struct', struct: S_CreateDelegationTokenRequestCreatableRenewers, versions: [0, 32767] },
+    { name: 'MaxLifetimeMs', key: 'maxLifetimeMs', type: 'int64', versions: [0, 32767], default: 0n },
   ],
 };
 const S_CreateDelegationTokenResponse: StructSchema = {
   name: 'CreateDelegationTokenResponse',
   tsName: 'CreateDelegationTokenResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TokenRequesterPrincipalType', key: 'tokenRequesterPrincipalType', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TokenRequesterPrincipalName', key: 'tokenRequesterPrincipalName', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'IssueTimestampMs', key: 'issueTimestampMs', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ExpiryTimestampMs', key: 'expiryTimestampMs', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'MaxTimestampMs', key: 'maxTimestampMs', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'TokenId', key: 'tokenId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Hmac', key: 'hmac', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'TokenRequesterPrincipalType', key: 'tokenRequesterPrincipalType', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'TokenRequesterPrincipalName', key: 'tokenRequesterPrincipalName', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'IssueTimestampMs', key: 'issueTimestampMs', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ExpiryTimestampMs', key: 'expiryTimestampMs', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'MaxTimestampMs', key: 'maxTimestampMs', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'TokenId', key: 'tokenId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Hmac', key: 'hmac', type: 'bytes', versions: [0, 32767] },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_CreatePartitionsRequestCreatePartitionsAssignment: StructSchema = {
   name: 'CreatePartitionsAssignment',
   tsName: 'CreatePartitionsRequestCreatePartitionsAssignment',
   fields: [
-    { name: 'BrokerIds', key: 'brokerIds', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'BrokerIds', key: 'brokerIds', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_CreatePartitionsRequestCreatePartitionsTopic: StructSchema = {
   name: 'CreatePartitionsTopic',
   tsName: 'CreatePartitionsRequestCreatePartitionsTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Count', key: 'count', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Assignments', key: 'assignments', type: 'array', element: 'struct', struct: S_CreatePartitionsRequestCreatePartitionsAssignment, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Count', key: 'count', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Assignments', key: 'assignments', type: 'array', element: 'struct', struct: S_CreatePartitionsRequestCreatePartitionsAssignment, versions: [0, 32767], nullableVersions: [0, 32767] },
   ],
 };
 const S_CreatePartitionsRequest: StructSchema = {
   name: 'CreatePartitionsRequest',
   tsName: 'CreatePartitionsRequest',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_CreatePartitionsRequestCreatePartitionsTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_CreatePartitionsRequestCreatePartitionsTopic, versions: [0, 32767] },
+    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_CreatePartitionsResponseCreatePartitionsTopicResult: StructSchema = {
   name: 'CreatePartitionsTopicResult',
   tsName: 'CreatePartitionsResponseCreatePartitionsTopicResult',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_CreatePartitionsResponse: StructSchema = {
   name: 'CreatePartitionsResponse',
   tsName: 'CreatePartitionsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_CreatePartitionsResponseCreatePartitionsTopicResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_CreatePartitionsResponseCreatePartitionsTopicResult, versions: [0, 32767] },
   ],
 };
 const S_CreateTopicsRequestCreatableReplicaAssignment: StructSchema = {
   name: 'CreatableReplicaAssignment',
   tsName: 'CreateTopicsRequestCreatableReplicaAssignment',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerIds', key: 'brokerIds', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'BrokerIds', key: 'brokerIds', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_CreateTopicsRequestCreatableTopicConfig: StructSchema = {
   name: 'CreatableTopicConfig',
   tsName: 'CreateTopicsRequestCreatableTopicConfig',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Value', key: 'value', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Value', key: 'value', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_CreateTopicsRequestCreatableTopic: StructSchema = {
   name: 'CreatableTopic',
   tsName: 'CreateTopicsRequestCreatableTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'NumPartitions', key: 'numPartitions', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ReplicationFactor', key: 'replicationFactor', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Assignments', key: 'assignments', type: 'array', element: 'struct', struct: S_CreateTopicsRequestCreatableReplicaAssignment, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_CreateTopicsRequestCreatableTopicConfig, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'NumPartitions', key: 'numPartitions', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ReplicationFactor', key: 'replicationFactor', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Assignments', key: 'assignments', type: 'array', element: 'struct', struct: S_CreateTopicsRequestCreatableReplicaAssignment, versions: [0, 32767] },
+    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_CreateTopicsRequestCreatableTopicConfig, versions: [0, 32767] },
   ],
 };
 const S_CreateTopicsRequest: StructSchema = {
   name: 'CreateTopicsRequest',
   tsName: 'CreateTopicsRequest',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_CreateTopicsRequestCreatableTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'timeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 60000 },
-    { name: 'validateOnly', key: 'validateOnly', type: 'bool', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_CreateTopicsRequestCreatableTopic, versions: [0, 32767] },
+    { name: 'timeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 60000 },
+    { name: 'validateOnly', key: 'validateOnly', type: 'bool', versions: [1, 32767], default: false },
   ],
 };
 const S_CreateTopicsResponseCreatableTopicConfigs: StructSchema = {
   name: 'CreatableTopicConfigs',
   tsName: 'CreateTopicsResponseCreatableTopicConfigs',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Value', key: 'value', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ReadOnly', key: 'readOnly', type: 'bool', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'ConfigSource', key: 'configSource', type: 'int8', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'IsSensitive', key: 'isSensitive', type: 'bool', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Name', key: 'name', type: 'string', versions: [5, 32767], default: "" },
+    { name: 'Value', key: 'value', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], default: "" },
+    { name: 'ReadOnly', key: 'readOnly', type: 'bool', versions: [5, 32767], default: false },
+    { name: 'ConfigSource', key: 'configSource', type: 'int8', versions: [5, 32767], ignorable: true, default: -1 },
+    { name: 'IsSensitive', key: 'isSensitive', type: 'bool', versions: [5, 32767], default: false },
   ],
 };
 const S_CreateTopicsResponseCreatableTopicResult: StructSchema = {
   name: 'CreatableTopicResult',
   tsName: 'CreateTopicsResponseCreatableTopicResult',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [1, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'TopicConfigErrorCode', key: 'topicConfigErrorCode', type: 'int16', versions: [5, 32767], nullableVersions: null, taggedVersions: [5, 32767], tag: 0, ignorable: true, default: 0 },
-    { name: 'NumPartitions', key: 'numPartitions', type: 'int32', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'ReplicationFactor', key: 'replicationFactor', type: 'int16', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_CreateTopicsResponseCreatableTopicConfigs, versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: true, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [7, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [1, 32767], nullableVersions: [0, 32767], ignorable: true, default: "" },
+    { name: 'TopicConfigErrorCode', key: 'topicConfigErrorCode', type: 'int16', versions: [5, 32767], taggedVersions: [5, 32767], tag: 0, ignorable: true, default: 0 },
+    { name: 'NumPartitions', key: 'numPartitions', type: 'int32', versions: [5, 32767], ignorable: true, default: -1 },
+    { name: 'ReplicationFactor', key: 'replicationFactor', type: 'int16', versions: [5, 32767], ignorable: true, default: -1 },
+    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_CreateTopicsResponseCreatableTopicConfigs, versions: [5, 32767], nullableVersions: [5, 32767], ignorable: true },
   ],
 };
 const S_CreateTopicsResponse: StructSchema = {
   name: 'CreateTopicsResponse',
   tsName: 'CreateTopicsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_CreateTopicsResponseCreatableTopicResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [2, 32767], ignorable: true, default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_CreateTopicsResponseCreatableTopicResult, versions: [0, 32767] },
   ],
 };
 const S_DefaultPrincipalData: StructSchema = {
   name: 'DefaultPrincipalData',
   tsName: 'DefaultPrincipalData',
   fields: [
-    { name: 'Type', key: 'type', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TokenAuthenticated', key: 'tokenAuthenticated', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Type', key: 'type', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'TokenAuthenticated', key: 'tokenAuthenticated', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_DeleteAclsRequestDeleteAclsFilter: StructSchema = {
   name: 'DeleteAclsFilter',
   tsName: 'DeleteAclsRequestDeleteAclsFilter',
   fields: [
-    { name: 'ResourceTypeFilter', key: 'resourceTypeFilter', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceNameFilter', key: 'resourceNameFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PatternTypeFilter', key: 'patternTypeFilter', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 3 },
-    { name: 'PrincipalFilter', key: 'principalFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'HostFilter', key: 'hostFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ResourceTypeFilter', key: 'resourceTypeFilter', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceNameFilter', key: 'resourceNameFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'PatternTypeFilter', key: 'patternTypeFilter', type: 'int8', versions: [1, 32767], default: 3 },
+    { name: 'PrincipalFilter', key: 'principalFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'HostFilter', key: 'hostFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DeleteAclsRequest: StructSchema = {
   name: 'DeleteAclsRequest',
   tsName: 'DeleteAclsRequest',
   fields: [
-    { name: 'Filters', key: 'filters', type: 'array', element: 'struct', struct: S_DeleteAclsRequestDeleteAclsFilter, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Filters', key: 'filters', type: 'array', element: 'struct', struct: S_DeleteAclsRequestDeleteAclsFilter, versions: [0, 32767] },
   ],
 };
 const S_DeleteAclsResponseDeleteAclsMatchingAcl: StructSchema = {
   name: 'DeleteAclsMatchingAcl',
   tsName: 'DeleteAclsResponseDeleteAclsMatchingAcl',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PatternType', key: 'patternType', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 3 },
-    { name: 'Principal', key: 'principal', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PatternType', key: 'patternType', type: 'int8', versions: [1, 32767], default: 3 },
+    { name: 'Principal', key: 'principal', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DeleteAclsResponseDeleteAclsFilterResult: StructSchema = {
   name: 'DeleteAclsFilterResult',
   tsName: 'DeleteAclsResponseDeleteAclsFilterResult',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MatchingAcls', key: 'matchingAcls', type: 'array', element: 'struct', struct: S_DeleteAclsResponseDeleteAclsMatchingAcl, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'MatchingAcls', key: 'matchingAcls', type: 'array', element: 'struct', struct: S_DeleteAclsResponseDeleteAclsMatchingAcl, versions: [0, 32767] },
   ],
 };
 const S_DeleteAclsResponse: StructSchema = {
   name: 'DeleteAclsResponse',
   tsName: 'DeleteAclsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'FilterResults', key: 'filterResults', type: 'array', element: 'struct', struct: S_DeleteAclsResponseDeleteAclsFilterResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'FilterResults', key: 'filterResults', type: 'array', element: 'struct', struct: S_DeleteAclsResponseDeleteAclsFilterResult, versions: [0, 32767] },
   ],
 };
 const S_DeleteGroupsRequest: StructSchema = {
   name: 'DeleteGroupsRequest',
   tsName: 'DeleteGroupsRequest',
   fields: [
-    { name: 'GroupsNames', key: 'groupsNames', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupsNames', key: 'groupsNames', type: 'array', element: 'string', versions: [0, 32767] },
   ],
 };
 const S_DeleteGroupsResponseDeletableGroupResult: StructSchema = {
   name: 'DeletableGroupResult',
   tsName: 'DeleteGroupsResponseDeletableGroupResult',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DeleteGroupsResponse: StructSchema = {
   name: 'DeleteGroupsResponse',
   tsName: 'DeleteGroupsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DeleteGroupsResponseDeletableGroupResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DeleteGroupsResponseDeletableGroupResult, versions: [0, 32767] },
   ],
 };
 const S_DeleteRecordsRequestDeleteRecordsPartition: StructSchema = {
   name: 'DeleteRecordsPartition',
   tsName: 'DeleteRecordsRequestDeleteRecordsPartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Offset', key: 'offset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Offset', key: 'offset', type: 'int64', versions: [0, 32767], default: 0n },
   ],
 };
 const S_DeleteRecordsRequestDeleteRecordsTopic: StructSchema = {
   name: 'DeleteRecordsTopic',
   tsName: 'DeleteRecordsRequestDeleteRecordsTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DeleteRecordsRequestDeleteRecordsPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DeleteRecordsRequestDeleteRecordsPartition, versions: [0, 32767] },
   ],
 };
 const S_DeleteRecordsRequest: StructSchema = {
   name: 'DeleteRecordsRequest',
   tsName: 'DeleteRecordsRequest',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DeleteRecordsRequestDeleteRecordsTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DeleteRecordsRequestDeleteRecordsTopic, versions: [0, 32767] },
+    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DeleteRecordsResponseDeleteRecordsPartitionResult: StructSchema = {
   name: 'DeleteRecordsPartitionResult',
   tsName: 'DeleteRecordsResponseDeleteRecordsPartitionResult',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LowWatermark', key: 'lowWatermark', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LowWatermark', key: 'lowWatermark', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DeleteRecordsResponseDeleteRecordsTopicResult: StructSchema = {
   name: 'DeleteRecordsTopicResult',
   tsName: 'DeleteRecordsResponseDeleteRecordsTopicResult',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DeleteRecordsResponseDeleteRecordsPartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DeleteRecordsResponseDeleteRecordsPartitionResult, versions: [0, 32767] },
   ],
 };
 const S_DeleteRecordsResponse: StructSchema = {
   name: 'DeleteRecordsResponse',
   tsName: 'DeleteRecordsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DeleteRecordsResponseDeleteRecordsTopicResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DeleteRecordsResponseDeleteRecordsTopicResult, versions: [0, 32767] },
   ],
 };
 const S_DeleteShareGroupStateRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'DeleteShareGroupStateRequestPartitionData',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DeleteShareGroupStateRequestDeleteStateData: StructSchema = {
   name: 'DeleteStateData',
   tsName: 'DeleteShareGroupStateRequestDeleteStateData',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DeleteShareGroupStateRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DeleteShareGroupStateRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_DeleteShareGroupStateRequest: StructSchema = {
   name: 'DeleteShareGroupStateRequest',
   tsName: 'DeleteShareGroupStateRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DeleteShareGroupStateRequestDeleteStateData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DeleteShareGroupStateRequestDeleteStateData, versions: [0, 32767] },
   ],
 };
 const S_DeleteShareGroupStateResponsePartitionResult: StructSchema = {
   name: 'PartitionResult',
   tsName: 'DeleteShareGroupStateResponsePartitionResult',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_DeleteShareGroupStateResponseDeleteStateResult: StructSchema = {
   name: 'DeleteStateResult',
   tsName: 'DeleteShareGroupStateResponseDeleteStateResult',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DeleteShareGroupStateResponsePartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DeleteShareGroupStateResponsePartitionResult, versions: [0, 32767] },
   ],
 };
 const S_DeleteShareGroupStateResponse: StructSchema = {
   name: 'DeleteShareGroupStateResponse',
   tsName: 'DeleteShareGroupStateResponse',
   fields: [
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DeleteShareGroupStateResponseDeleteStateResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DeleteShareGroupStateResponseDeleteStateResult, versions: [0, 32767] },
   ],
 };
 const S_DeleteTopicsRequestDeleteTopicState: StructSchema = {
   name: 'DeleteTopicState',
   tsName: 'DeleteTopicsRequestDeleteTopicState',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [6, 32767], nullableVersions: [6, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [6, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Name', key: 'name', type: 'string', versions: [6, 32767], nullableVersions: [6, 32767], default: null },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [6, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
   ],
 };
 const S_DeleteTopicsRequest: StructSchema = {
   name: 'DeleteTopicsRequest',
   tsName: 'DeleteTopicsRequest',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DeleteTopicsRequestDeleteTopicState, versions: [6, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TopicNames', key: 'topicNames', type: 'array', element: 'string', versions: [0, 5], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DeleteTopicsRequestDeleteTopicState, versions: [6, 32767] },
+    { name: 'TopicNames', key: 'topicNames', type: 'array', element: 'string', versions: [0, 5], ignorable: true },
+    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DeleteTopicsResponseDeletableTopicResult: StructSchema = {
   name: 'DeletableTopicResult',
   tsName: 'DeleteTopicsResponseDeletableTopicResult',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: [6, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [6, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: [6, 32767], default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [6, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], ignorable: true, default: null },
   ],
 };
 const S_DeleteTopicsResponse: StructSchema = {
   name: 'DeleteTopicsResponse',
   tsName: 'DeleteTopicsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_DeleteTopicsResponseDeletableTopicResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_DeleteTopicsResponseDeletableTopicResult, versions: [0, 32767] },
   ],
 };
 const S_DescribeAclsRequest: StructSchema = {
   name: 'DescribeAclsRequest',
   tsName: 'DescribeAclsRequest',
   fields: [
-    { name: 'ResourceTypeFilter', key: 'resourceTypeFilter', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceNameFilter', key: 'resourceNameFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PatternTypeFilter', key: 'patternTypeFilter', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 3 },
-    { name: 'PrincipalFilter', key: 'principalFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'HostFilter', key: 'hostFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ResourceTypeFilter', key: 'resourceTypeFilter', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceNameFilter', key: 'resourceNameFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'PatternTypeFilter', key: 'patternTypeFilter', type: 'int8', versions: [1, 32767], default: 3 },
+    { name: 'PrincipalFilter', key: 'principalFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'HostFilter', key: 'hostFilter', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DescribeAclsResponseAclDescription: StructSchema = {
   name: 'AclDescription',
   tsName: 'DescribeAclsResponseAclDescription',
   fields: [
-    { name: 'Principal', key: 'principal', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Principal', key: 'principal', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Operation', key: 'operation', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'PermissionType', key: 'permissionType', type: 'int8', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DescribeAclsResponseDescribeAclsResource: StructSchema = {
   name: 'DescribeAclsResource',
   tsName: 'DescribeAclsResponseDescribeAclsResource',
   fields: [
-    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PatternType', key: 'patternType', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 3 },
-    { name: 'Acls', key: 'acls', type: 'array', element: 'struct', struct: S_DescribeAclsResponseAclDescription, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PatternType', key: 'patternType', type: 'int8', versions: [1, 32767], default: 3 },
+    { name: 'Acls', key: 'acls', type: 'array', element: 'struct', struct: S_DescribeAclsResponseAclDescription, versions: [0, 32767] },
   ],
 };
 const S_DescribeAclsResponse: StructSchema = {
   name: 'DescribeAclsResponse',
   tsName: 'DescribeAclsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Resources', key: 'resources', type: 'array', element: 'struct', struct: S_DescribeAclsResponseDescribeAclsResource, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Resources', key: 'resources', type: 'array', element: 'struct', struct: S_DescribeAclsResponseDescribeAclsResource, versions: [0, 32767] },
   ],
 };
 const S_DescribeClientQuotasRequestComponentData: StructSchema = {
   name: 'ComponentData',
   tsName: 'DescribeClientQuotasRequestComponentData',
   fields: [
-    { name: 'EntityType', key: 'entityType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MatchType', key: 'matchType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Match', key: 'match', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'EntityType', key: 'entityType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MatchType', key: 'matchType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'Match', key: 'match', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_DescribeClientQuotasRequest: StructSchema = {
   name: 'DescribeClientQuotasRequest',
   tsName: 'DescribeClientQuotasRequest',
   fields: [
-    { name: 'Components', key: 'components', type: 'array', element: 'struct', struct: S_DescribeClientQuotasRequestComponentData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Strict', key: 'strict', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Components', key: 'components', type: 'array', element: 'struct', struct: S_DescribeClientQuotasRequestComponentData, versions: [0, 32767] },
+    { name: 'Strict', key: 'strict', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_DescribeClientQuotasResponseEntityData: StructSchema = {
   name: 'EntityData',
   tsName: 'DescribeClientQuotasResponseEntityData',
   fields: [
-    { name: 'EntityType', key: 'entityType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'EntityName', key: 'entityName', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'EntityType', key: 'entityType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'EntityName', key: 'entityName', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_DescribeClientQuotasResponseValueData: StructSchema = {
   name: 'ValueData',
   tsName: 'DescribeClientQuotasResponseValueData',
   fields: [
-    { name: 'Key', key: 'key', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Value', key: 'value', type: 'float64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Key', key: 'key', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Value', key: 'value', type: 'float64', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DescribeClientQuotasResponseEntryData: StructSchema = {
   name: 'EntryData',
   tsName: 'DescribeClientQuotasResponseEntryData',
   fields: [
-    { name: 'Entity', key: 'entity', type: 'array', element: 'struct', struct: S_DescribeClientQuotasResponseEntityData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Values', key: 'values', type: 'array', element: 'struct', struct: S_DescribeClientQuotasResponseValueData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Entity', key: 'entity', type: 'array', element: 'struct', struct: S_DescribeClientQuotasResponseEntityData, versions: [0, 32767] },
+    { name: 'Values', key: 'values', type: 'array', element: 'struct', struct: S_DescribeClientQuotasResponseValueData, versions: [0, 32767] },
   ],
 };
 const S_DescribeClientQuotasResponse: StructSchema = {
   name: 'DescribeClientQuotasResponse',
   tsName: 'DescribeClientQuotasResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Entries', key: 'entries', type: 'array', element: 'struct', struct: S_DescribeClientQuotasResponseEntryData, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Entries', key: 'entries', type: 'array', element: 'struct', struct: S_DescribeClientQuotasResponseEntryData, versions: [0, 32767], nullableVersions: [0, 32767] },
   ],
 };
 const S_DescribeClusterRequest: StructSchema = {
   name: 'DescribeClusterRequest',
   tsName: 'DescribeClusterRequest',
   fields: [
-    { name: 'IncludeClusterAuthorizedOperations', key: 'includeClusterAuthorizedOperations', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'EndpointType', key: 'endpointType', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 1 },
+    { name: 'IncludeClusterAuthorizedOperations', key: 'includeClusterAuthorizedOperations', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'EndpointType', key: 'endpointType', type: 'int8', versions: [1, 32767], default: 1 },
   ],
 };
 const S_DescribeClusterResponseDescribeClusterBroker: StructSchema = {
   name: 'DescribeClusterBroker',
   tsName: 'DescribeClusterResponseDescribeClusterBroker',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Rack', key: 'rack', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Rack', key: 'rack', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_DescribeClusterResponse: StructSchema = {
   name: 'DescribeClusterResponse',
   tsName: 'DescribeClusterResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'EndpointType', key: 'endpointType', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 1 },
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'Brokers', key: 'brokers', type: 'array', element: 'struct', struct: S_DescribeClusterResponseDescribeClusterBroker, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ClusterAuthorizedOperations', key: 'clusterAuthorizedOperations', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -2147483648 },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'EndpointType', key: 'endpointType', type: 'int8', versions: [1, 32767], default: 1 },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], default: -1 },
+    { name: 'Brokers', key: 'brokers', type: 'array', element: 'struct', struct: S_DescribeClusterResponseDescribeClusterBroker, versions: [0, 32767] },
+    { name: 'ClusterAuthorizedOperations', key: 'clusterAuthorizedOperations', type: 'int32', versions: [0, 32767], default: -2147483648 },
   ],
 };
 const S_DescribeConfigsRequestDescribeConfigsResource: StructSchema = {
   name: 'DescribeConfigsResource',
   tsName: 'DescribeConfigsRequestDescribeConfigsResource',
   fields: [
-    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ConfigurationKeys', key: 'configurationKeys', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ConfigurationKeys', key: 'configurationKeys', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: [0, 32767] },
   ],
 };
 const S_DescribeConfigsRequest: StructSchema = {
   name: 'DescribeConfigsRequest',
   tsName: 'DescribeConfigsRequest',
   fields: [
-    { name: 'Resources', key: 'resources', type: 'array', element: 'struct', struct: S_DescribeConfigsRequestDescribeConfigsResource, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'IncludeSynonyms', key: 'includeSynonyms', type: 'bool', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'IncludeDocumentation', key: 'includeDocumentation', type: 'bool', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Resources', key: 'resources', type: 'array', element: 'struct', struct: S_DescribeConfigsRequestDescribeConfigsResource, versions: [0, 32767] },
+    { name: 'IncludeSynonyms', key: 'includeSynonyms', type: 'bool', versions: [1, 32767], default: false },
+    { name: 'IncludeDocumentation', key: 'includeDocumentation', type: 'bool', versions: [3, 32767], default: false },
   ],
 };
 const S_DescribeConfigsResponseDescribeConfigsSynonym: StructSchema = {
   name: 'DescribeConfigsSynonym',
   tsName: 'DescribeConfigsResponseDescribeConfigsSynonym',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Value', key: 'value', type: 'string', versions: [1, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Source', key: 'source', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Value', key: 'value', type: 'string', versions: [1, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Source', key: 'source', type: 'int8', versions: [1, 32767], default: 0 },
   ],
 };
 const S_DescribeConfigsResponseDescribeConfigsResourceResult: StructSchema = {
   name: 'DescribeConfigsResourceResult',
   tsName: 'DescribeConfigsResponseDescribeConfigsResourceResult',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Value', key: 'value', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ReadOnly', key: 'readOnly', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'IsDefault', key: 'isDefault', type: 'bool', versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'ConfigSource', key: 'configSource', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'IsSensitive', key: 'isSensitive', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'Synonyms', key: 'synonyms', type: 'array', element: 'struct', struct: S_DescribeConfigsResponseDescribeConfigsSynonym, versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'ConfigType', key: 'configType', type: 'int8', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Documentation', key: 'documentation', type: 'string', versions: [3, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: true, default: "" },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Value', key: 'value', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'ReadOnly', key: 'readOnly', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'IsDefault', key: 'isDefault', type: 'bool', versions: [0, 0], default: false },
+    { name: 'ConfigSource', key: 'configSource', type: 'int8', versions: [1, 32767], ignorable: true, default: -1 },
+    { name: 'IsSensitive', key: 'isSensitive', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'Synonyms', key: 'synonyms', type: 'array', element: 'struct', struct: S_DescribeConfigsResponseDescribeConfigsSynonym, versions: [1, 32767], ignorable: true },
+    { name: 'ConfigType', key: 'configType', type: 'int8', versions: [3, 32767], ignorable: true, default: 0 },
+    { name: 'Documentation', key: 'documentation', type: 'string', versions: [3, 32767], nullableVersions: [0, 32767], ignorable: true, default: "" },
   ],
 };
 const S_DescribeConfigsResponseDescribeConfigsResult: StructSchema = {
   name: 'DescribeConfigsResult',
   tsName: 'DescribeConfigsResponseDescribeConfigsResult',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_DescribeConfigsResponseDescribeConfigsResourceResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_DescribeConfigsResponseDescribeConfigsResourceResult, versions: [0, 32767] },
   ],
 };
 const S_DescribeConfigsResponse: StructSchema = {
   name: 'DescribeConfigsResponse',
   tsName: 'DescribeConfigsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DescribeConfigsResponseDescribeConfigsResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DescribeConfigsResponseDescribeConfigsResult, versions: [0, 32767] },
   ],
 };
 const S_DescribeDelegationTokenRequestDescribeDelegationTokenOwner: StructSchema = {
   name: 'DescribeDelegationTokenOwner',
   tsName: 'DescribeDelegationTokenRequestDescribeDelegationTokenOwner',
   fields: [
-    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_DescribeDelegationTokenRequest: StructSchema = {
   name: 'DescribeDelegationTokenRequest',
   tsName: 'DescribeDelegationTokenRequest',
   fields: [
-    { name: 'Owners', key: 'owners', type: 'array', element: 'struct', struct: S_DescribeDelegationTokenRequestDescribeDelegationTokenOwner, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Owners', key: 'owners', type: 'array', element: 'struct', struct: S_DescribeDelegationTokenRequestDescribeDelegationTokenOwner, versions: [0, 32767], nullableVersions: [0, 32767] },
   ],
 };
 const S_DescribeDelegationTokenResponseDescribedDelegationTokenRenewer: StructSchema = {
   name: 'DescribedDelegationTokenRenewer',
   tsName: 'DescribeDelegationTokenResponseDescribedDelegationTokenRenewer',
   fields: [
-    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_DescribeDelegationTokenResponseDescribedDelegationToken: StructSchema = {
   name: 'DescribedDelegationToken',
   tsName: 'DescribeDelegationTokenResponseDescribedDelegationToken',
   fields: [
-    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TokenRequesterPrincipalType', key: 'tokenRequesterPrincipalType', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TokenRequesterPrincipalName', key: 'tokenRequesterPrincipalName', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'IssueTimestamp', key: 'issueTimestamp', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ExpiryTimestamp', key: 'expiryTimestamp', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'MaxTimestamp', key: 'maxTimestamp', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'TokenId', key: 'tokenId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Hmac', key: 'hmac', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Renewers', key: 'renewers', type: 'array', element: 'struct', struct: S_DescribeDelegationTokenResponseDescribedDelegationTokenRenewer, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'PrincipalType', key: 'principalType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PrincipalName', key: 'principalName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'TokenRequesterPrincipalType', key: 'tokenRequesterPrincipalType', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'TokenRequesterPrincipalName', key: 'tokenRequesterPrincipalName', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'IssueTimestamp', key: 'issueTimestamp', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ExpiryTimestamp', key: 'expiryTimestamp', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'MaxTimestamp', key: 'maxTimestamp', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'TokenId', key: 'tokenId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Hmac', key: 'hmac', type: 'bytes', versions: [0, 32767] },
+    { name: 'Renewers', key: 'renewers', type: 'array', element: 'struct', struct: S_DescribeDelegationTokenResponseDescribedDelegationTokenRenewer, versions: [0, 32767] },
   ],
 };
 const S_DescribeDelegationTokenResponse: StructSchema = {
   name: 'DescribeDelegationTokenResponse',
   tsName: 'DescribeDelegationTokenResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Tokens', key: 'tokens', type: 'array', element: 'struct', struct: S_DescribeDelegationTokenResponseDescribedDelegationToken, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Tokens', key: 'tokens', type: 'array', element: 'struct', struct: S_DescribeDelegationTokenResponseDescribedDelegationToken, versions: [0, 32767] },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DescribeGroupsRequest: StructSchema = {
   name: 'DescribeGroupsRequest',
   tsName: 'DescribeGroupsRequest',
   fields: [
-    { name: 'Groups', key: 'groups', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'IncludeAuthorizedOperations', key: 'includeAuthorizedOperations', type: 'bool', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Groups', key: 'groups', type: 'array', element: 'string', versions: [0, 32767] },
+    { name: 'IncludeAuthorizedOperations', key: 'includeAuthorizedOperations', type: 'bool', versions: [3, 32767], default: false },
   ],
 };
 const S_DescribeGroupsResponseDescribedGroupMember: StructSchema = {
   name: 'DescribedGroupMember',
   tsName: 'DescribeGroupsResponseDescribedGroupMember',
   fields: [
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [4, 32767], nullableVersions: [4, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'ClientId', key: 'clientId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ClientHost', key: 'clientHost', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MemberMetadata', key: 'memberMetadata', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'MemberAssignment', key: 'memberAssignment', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [4, 32767], nullableVersions: [4, 32767], ignorable: true, default: null },
+    { name: 'ClientId', key: 'clientId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ClientHost', key: 'clientHost', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MemberMetadata', key: 'memberMetadata', type: 'bytes', versions: [0, 32767] },
+    { name: 'MemberAssignment', key: 'memberAssignment', type: 'bytes', versions: [0, 32767] },
   ],
 };
 const S_DescribeGroupsResponseDescribedGroup: StructSchema = {
   name: 'DescribedGroup',
   tsName: 'DescribeGroupsResponseDescribedGroup',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupState', key: 'groupState', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ProtocolData', key: 'protocolData', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_DescribeGroupsResponseDescribedGroupMember, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'AuthorizedOperations', key: 'authorizedOperations', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -2147483648 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupState', key: 'groupState', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ProtocolData', key: 'protocolData', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_DescribeGroupsResponseDescribedGroupMember, versions: [0, 32767] },
+    { name: 'AuthorizedOperations', key: 'authorizedOperations', type: 'int32', versions: [3, 32767], default: -2147483648 },
   ],
 };
 const S_DescribeGroupsResponse: StructSchema = {
   name: 'DescribeGroupsResponse',
   tsName: 'DescribeGroupsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_DescribeGroupsResponseDescribedGroup, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_DescribeGroupsResponseDescribedGroup, versions: [0, 32767] },
   ],
 };
 const S_DescribeLogDirsRequestDescribableLogDirTopic: StructSchema = {
   name: 'DescribableLogDirTopic',
   tsName: 'DescribeLogDirsRequestDescribableLogDirTopic',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_DescribeLogDirsRequest: StructSchema = {
   name: 'DescribeLogDirsRequest',
   tsName: 'DescribeLogDirsRequest',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeLogDirsRequestDescribableLogDirTopic, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeLogDirsRequestDescribableLogDirTopic, versions: [0, 32767], nullableVersions: [0, 32767] },
   ],
 };
 const S_DescribeLogDirsResponseDescribeLogDirsPartition: StructSchema = {
   name: 'DescribeLogDirsPartition',
   tsName: 'DescribeLogDirsResponseDescribeLogDirsPartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PartitionSize', key: 'partitionSize', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'OffsetLag', key: 'offsetLag', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'IsFutureKey', key: 'isFutureKey', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'PartitionSize', key: 'partitionSize', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'OffsetLag', key: 'offsetLag', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'IsFutureKey', key: 'isFutureKey', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_DescribeLogDirsResponseDescribeLogDirsTopic: StructSchema = {
   name: 'DescribeLogDirsTopic',
   tsName: 'DescribeLogDirsResponseDescribeLogDirsTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeLogDirsResponseDescribeLogDirsPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeLogDirsResponseDescribeLogDirsPartition, versions: [0, 32767] },
   ],
 };
 const S_DescribeLogDirsResponseDescribeLogDirsResult: StructSchema = {
   name: 'DescribeLogDirsResult',
   tsName: 'DescribeLogDirsResponseDescribeLogDirsResult',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LogDir', key: 'logDir', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeLogDirsResponseDescribeLogDirsTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TotalBytes', key: 'totalBytes', type: 'int64', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'UsableBytes', key: 'usableBytes', type: 'int64', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'LogDir', key: 'logDir', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeLogDirsResponseDescribeLogDirsTopic, versions: [0, 32767] },
+    { name: 'TotalBytes', key: 'totalBytes', type: 'int64', versions: [4, 32767], ignorable: true, default: -1n },
+    { name: 'UsableBytes', key: 'usableBytes', type: 'int64', versions: [4, 32767], ignorable: true, default: -1n },
   ],
 };
 const S_DescribeLogDirsResponse: StructSchema = {
   name: 'DescribeLogDirsResponse',
   tsName: 'DescribeLogDirsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DescribeLogDirsResponseDescribeLogDirsResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [3, 32767], ignorable: true, default: 0 },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DescribeLogDirsResponseDescribeLogDirsResult, versions: [0, 32767] },
   ],
 };
 const S_DescribeProducersRequestTopicRequest: StructSchema = {
   name: 'TopicRequest',
   tsName: 'DescribeProducersRequestTopicRequest',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_DescribeProducersRequest: StructSchema = {
   name: 'DescribeProducersRequest',
   tsName: 'DescribeProducersRequest',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeProducersRequestTopicRequest, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeProducersRequestTopicRequest, versions: [0, 32767] },
   ],
 };
 const S_DescribeProducersResponseProducerState: StructSchema = {
   name: 'ProducerState',
   tsName: 'DescribeProducersResponseProducerState',
   fields: [
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LastSequence', key: 'lastSequence', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'LastTimestamp', key: 'lastTimestamp', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'CoordinatorEpoch', key: 'coordinatorEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CurrentTxnStartOffset', key: 'currentTxnStartOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LastSequence', key: 'lastSequence', type: 'int32', versions: [0, 32767], default: -1 },
+    { name: 'LastTimestamp', key: 'lastTimestamp', type: 'int64', versions: [0, 32767], default: -1n },
+    { name: 'CoordinatorEpoch', key: 'coordinatorEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CurrentTxnStartOffset', key: 'currentTxnStartOffset', type: 'int64', versions: [0, 32767], default: -1n },
   ],
 };
 const S_DescribeProducersResponsePartitionResponse: StructSchema = {
   name: 'PartitionResponse',
   tsName: 'DescribeProducersResponsePartitionResponse',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'ActiveProducers', key: 'activeProducers', type: 'array', element: 'struct', struct: S_DescribeProducersResponseProducerState, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'ActiveProducers', key: 'activeProducers', type: 'array', element: 'struct', struct: S_DescribeProducersResponseProducerState, versions: [0, 32767] },
   ],
 };
 const S_DescribeProducersResponseTopicResponse: StructSchema = {
   name: 'TopicResponse',
   tsName: 'DescribeProducersResponseTopicResponse',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeProducersResponsePartitionResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeProducersResponsePartitionResponse, versions: [0, 32767] },
   ],
 };
 const S_DescribeProducersResponse: StructSchema = {
   name: 'DescribeProducersResponse',
   tsName: 'DescribeProducersResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeProducersResponseTopicResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeProducersResponseTopicResponse, versions: [0, 32767] },
   ],
 };
 const S_DescribeQuorumRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'DescribeQuorumRequestPartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DescribeQuorumRequestTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'DescribeQuorumRequestTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeQuorumRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeQuorumRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_DescribeQuorumRequest: StructSchema = {
   name: 'DescribeQuorumRequest',
   tsName: 'DescribeQuorumRequest',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeQuorumRequestTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeQuorumRequestTopicData, versions: [0, 32767] },
   ],
 };
 const S_DescribeQuorumResponseReplicaState: StructSchema = {
   name: 'ReplicaState',
   tsName: 'DescribeQuorumResponseReplicaState',
   fields: [
-    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ReplicaDirectoryId', key: 'replicaDirectoryId', type: 'uuid', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'LogEndOffset', key: 'logEndOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'LastFetchTimestamp', key: 'lastFetchTimestamp', type: 'int64', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'LastCaughtUpTimestamp', key: 'lastCaughtUpTimestamp', type: 'int64', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
+    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ReplicaDirectoryId', key: 'replicaDirectoryId', type: 'uuid', versions: [2, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'LogEndOffset', key: 'logEndOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'LastFetchTimestamp', key: 'lastFetchTimestamp', type: 'int64', versions: [1, 32767], ignorable: true, default: -1n },
+    { name: 'LastCaughtUpTimestamp', key: 'lastCaughtUpTimestamp', type: 'int64', versions: [1, 32767], ignorable: true, default: -1n },
   ],
 };
 const S_DescribeQuorumResponsePartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'DescribeQuorumResponsePartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [2, 32767], nullableVersions: [2, 32767], taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'HighWatermark', key: 'highWatermark', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'CurrentVoters', key: 'currentVoters', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseReplicaState, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Observers', key: 'observers', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseReplicaState, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [2, 32767], nullableVersions: [2, 32767], ignorable: true, default: "" },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'HighWatermark', key: 'highWatermark', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'CurrentVoters', key: 'currentVoters', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseReplicaState, versions: [0, 32767] },
+    { name: 'Observers', key: 'observers', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseReplicaState, versions: [0, 32767] },
   ],
 };
 const S_DescribeQuorumResponseTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'DescribeQuorumResponseTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeQuorumResponsePartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeQuorumResponsePartitionData, versions: [0, 32767] },
   ],
 };
 const S_DescribeQuorumResponseListener: StructSchema = {
   name: 'Listener',
   tsName: 'DescribeQuorumResponseListener',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [2, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [2, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [2, 32767], default: 0 },
   ],
 };
 const S_DescribeQuorumResponseNode: StructSchema = {
   name: 'Node',
   tsName: 'DescribeQuorumResponseNode',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseListener, versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [2, 32767], default: 0 },
+    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseListener, versions: [2, 32767] },
   ],
 };
 const S_DescribeQuorumResponse: StructSchema = {
   name: 'DescribeQuorumResponse',
   tsName: 'DescribeQuorumResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [2, 32767], nullableVersions: [2, 32767], taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Nodes', key: 'nodes', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseNode, versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [2, 32767], nullableVersions: [2, 32767], ignorable: true, default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseTopicData, versions: [0, 32767] },
+    { name: 'Nodes', key: 'nodes', type: 'array', element: 'struct', struct: S_DescribeQuorumResponseNode, versions: [2, 32767] },
   ],
 };
 const S_DescribeTopicPartitionsRequestTopicRequest: StructSchema = {
   name: 'TopicRequest',
   tsName: 'DescribeTopicPartitionsRequestTopicRequest',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_DescribeTopicPartitionsRequestCursor: StructSchema = {
   name: 'Cursor',
   tsName: 'DescribeTopicPartitionsRequestCursor',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DescribeTopicPartitionsRequest: StructSchema = {
   name: 'DescribeTopicPartitionsRequest',
   tsName: 'DescribeTopicPartitionsRequest',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeTopicPartitionsRequestTopicRequest, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ResponsePartitionLimit', key: 'responsePartitionLimit', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 2000 },
-    { name: 'Cursor', key: 'cursor', type: 'struct', struct: S_DescribeTopicPartitionsRequestCursor, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeTopicPartitionsRequestTopicRequest, versions: [0, 32767] },
+    { name: 'ResponsePartitionLimit', key: 'responsePartitionLimit', type: 'int32', versions: [0, 32767], default: 2000 },
+    { name: 'Cursor', key: 'cursor', type: 'struct', struct: S_DescribeTopicPartitionsRequestCursor, versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition: StructSchema = {
   name: 'DescribeTopicPartitionsResponsePartition',
   tsName: 'DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'ReplicaNodes', key: 'replicaNodes', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'IsrNodes', key: 'isrNodes', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'EligibleLeaderReplicas', key: 'eligibleLeaderReplicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'LastKnownElr', key: 'lastKnownElr', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'OfflineReplicas', key: 'offlineReplicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], ignorable: true, default: -1 },
+    { name: 'ReplicaNodes', key: 'replicaNodes', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'IsrNodes', key: 'isrNodes', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'EligibleLeaderReplicas', key: 'eligibleLeaderReplicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'LastKnownElr', key: 'lastKnownElr', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'OfflineReplicas', key: 'offlineReplicas', type: 'array', element: 'int32', versions: [0, 32767], ignorable: true },
   ],
 };
 const S_DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic: StructSchema = {
   name: 'DescribeTopicPartitionsResponseTopic',
   tsName: 'DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'IsInternal', key: 'isInternal', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: false },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TopicAuthorizedOperations', key: 'topicAuthorizedOperations', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -2147483648 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'IsInternal', key: 'isInternal', type: 'bool', versions: [0, 32767], ignorable: true, default: false },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition, versions: [0, 32767] },
+    { name: 'TopicAuthorizedOperations', key: 'topicAuthorizedOperations', type: 'int32', versions: [0, 32767], default: -2147483648 },
   ],
 };
 const S_DescribeTopicPartitionsResponseCursor: StructSchema = {
   name: 'Cursor',
   tsName: 'DescribeTopicPartitionsResponseCursor',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DescribeTopicPartitionsResponse: StructSchema = {
   name: 'DescribeTopicPartitionsResponse',
   tsName: 'DescribeTopicPartitionsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'NextCursor', key: 'nextCursor', type: 'struct', struct: S_DescribeTopicPartitionsResponseCursor, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], ignorable: true, default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic, versions: [0, 32767] },
+    { name: 'NextCursor', key: 'nextCursor', type: 'struct', struct: S_DescribeTopicPartitionsResponseCursor, versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_DescribeTransactionsRequest: StructSchema = {
   name: 'DescribeTransactionsRequest',
   tsName: 'DescribeTransactionsRequest',
   fields: [
-    { name: 'TransactionalIds', key: 'transactionalIds', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TransactionalIds', key: 'transactionalIds', type: 'array', element: 'string', versions: [0, 32767] },
   ],
 };
 const S_DescribeTransactionsResponseTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'DescribeTransactionsResponseTopicData',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_DescribeTransactionsResponseTransactionState: StructSchema = {
   name: 'TransactionState',
   tsName: 'DescribeTransactionsResponseTransactionState',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TransactionState', key: 'transactionState', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TransactionTimeoutMs', key: 'transactionTimeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'TransactionStartTimeMs', key: 'transactionStartTimeMs', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeTransactionsResponseTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'TransactionState', key: 'transactionState', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'TransactionTimeoutMs', key: 'transactionTimeoutMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'TransactionStartTimeMs', key: 'transactionStartTimeMs', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_DescribeTransactionsResponseTopicData, versions: [0, 32767] },
   ],
 };
 const S_DescribeTransactionsResponse: StructSchema = {
   name: 'DescribeTransactionsResponse',
   tsName: 'DescribeTransactionsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'TransactionStates', key: 'transactionStates', type: 'array', element: 'struct', struct: S_DescribeTransactionsResponseTransactionState, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'TransactionStates', key: 'transactionStates', type: 'array', element: 'struct', struct: S_DescribeTransactionsResponseTransactionState, versions: [0, 32767] },
   ],
 };
 const S_DescribeUserScramCredentialsRequestUserName: StructSchema = {
   name: 'UserName',
   tsName: 'DescribeUserScramCredentialsRequestUserName',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_DescribeUserScramCredentialsRequest: StructSchema = {
   name: 'DescribeUserScramCredentialsRequest',
   tsName: 'DescribeUserScramCredentialsRequest',
   fields: [
-    { name: 'Users', key: 'users', type: 'array', element: 'struct', struct: S_DescribeUserScramCredentialsRequestUserName, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Users', key: 'users', type: 'array', element: 'struct', struct: S_DescribeUserScramCredentialsRequestUserName, versions: [0, 32767], nullableVersions: [0, 32767] },
   ],
 };
 const S_DescribeUserScramCredentialsResponseCredentialInfo: StructSchema = {
   name: 'CredentialInfo',
   tsName: 'DescribeUserScramCredentialsResponseCredentialInfo',
   fields: [
-    { name: 'Mechanism', key: 'mechanism', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Iterations', key: 'iterations', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Mechanism', key: 'mechanism', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'Iterations', key: 'iterations', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult: StructSchema = {
   name: 'DescribeUserScramCredentialsResult',
   tsName: 'DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult',
   fields: [
-    { name: 'User', key: 'user', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'CredentialInfos', key: 'credentialInfos', type: 'array', element: 'struct', struct: S_DescribeUserScramCredentialsResponseCredentialInfo, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'User', key: 'user', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'CredentialInfos', key: 'credentialInfos', type: 'array', element: 'struct', struct: S_DescribeUserScramCredentialsResponseCredentialInfo, versions: [0, 32767] },
   ],
 };
 const S_DescribeUserScramCredentialsResponse: StructSchema = {
   name: 'DescribeUserScramCredentialsResponse',
   tsName: 'DescribeUserScramCredentialsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult, versions: [0, 32767] },
   ],
 };
 const S_ElectLeadersRequestTopicPartitions: StructSchema = {
   name: 'TopicPartitions',
   tsName: 'ElectLeadersRequestTopicPartitions',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ElectLeadersRequest: StructSchema = {
   name: 'ElectLeadersRequest',
   tsName: 'ElectLeadersRequest',
   fields: [
-    { name: 'ElectionType', key: 'electionType', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ElectLeadersRequestTopicPartitions, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 60000 },
+    { name: 'ElectionType', key: 'electionType', type: 'int8', versions: [1, 32767], default: 0 },
+    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ElectLeadersRequestTopicPartitions, versions: [0, 32767], nullableVersions: [0, 32767] },
+    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 60000 },
   ],
 };
 const S_ElectLeadersResponsePartitionResult: StructSchema = {
   name: 'PartitionResult',
   tsName: 'ElectLeadersResponsePartitionResult',
   fields: [
-    { name: 'PartitionId', key: 'partitionId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'PartitionId', key: 'partitionId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_ElectLeadersResponseReplicaElectionResult: StructSchema = {
   name: 'ReplicaElectionResult',
   tsName: 'ElectLeadersResponseReplicaElectionResult',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionResult', key: 'partitionResult', type: 'array', element: 'struct', struct: S_ElectLeadersResponsePartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionResult', key: 'partitionResult', type: 'array', element: 'struct', struct: S_ElectLeadersResponsePartitionResult, versions: [0, 32767] },
   ],
 };
 const S_ElectLeadersResponse: StructSchema = {
   name: 'ElectLeadersResponse',
   tsName: 'ElectLeadersResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ReplicaElectionResults', key: 'replicaElectionResults', type: 'array', element: 'struct', struct: S_ElectLeadersResponseReplicaElectionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [1, 32767], default: 0 },
+    { name: 'ReplicaElectionResults', key: 'replicaElectionResults', type: 'array', element: 'struct', struct: S_ElectLeadersResponseReplicaElectionResult, versions: [0, 32767] },
   ],
 };
 const S_EndQuorumEpochRequestReplicaInfo: StructSchema = {
   name: 'ReplicaInfo',
   tsName: 'EndQuorumEpochRequestReplicaInfo',
   fields: [
-    { name: 'CandidateId', key: 'candidateId', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CandidateDirectoryId', key: 'candidateDirectoryId', type: 'uuid', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'CandidateId', key: 'candidateId', type: 'int32', versions: [1, 32767], default: 0 },
+    { name: 'CandidateDirectoryId', key: 'candidateDirectoryId', type: 'uuid', versions: [1, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
   ],
 };
 const S_EndQuorumEpochRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'EndQuorumEpochRequestPartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PreferredSuccessors', key: 'preferredSuccessors', type: 'array', element: 'int32', versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'PreferredCandidates', key: 'preferredCandidates', type: 'array', element: 'struct', struct: S_EndQuorumEpochRequestReplicaInfo, versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'PreferredSuccessors', key: 'preferredSuccessors', type: 'array', element: 'int32', versions: [0, 0], ignorable: true },
+    { name: 'PreferredCandidates', key: 'preferredCandidates', type: 'array', element: 'struct', struct: S_EndQuorumEpochRequestReplicaInfo, versions: [1, 32767], ignorable: true },
   ],
 };
 const S_EndQuorumEpochRequestTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'EndQuorumEpochRequestTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_EndQuorumEpochRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_EndQuorumEpochRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_EndQuorumEpochRequestLeaderEndpoint: StructSchema = {
   name: 'LeaderEndpoint',
   tsName: 'EndQuorumEpochRequestLeaderEndpoint',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], default: 0 },
   ],
 };
 const S_EndQuorumEpochRequest: StructSchema = {
   name: 'EndQuorumEpochRequest',
   tsName: 'EndQuorumEpochRequest',
   fields: [
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_EndQuorumEpochRequestTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'LeaderEndpoints', key: 'leaderEndpoints', type: 'array', element: 'struct', struct: S_EndQuorumEpochRequestLeaderEndpoint, versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_EndQuorumEpochRequestTopicData, versions: [0, 32767] },
+    { name: 'LeaderEndpoints', key: 'leaderEndpoints', type: 'array', element: 'struct', struct: S_EndQuorumEpochRequestLeaderEndpoint, versions: [1, 32767], ignorable: true },
   ],
 };
 const S_EndQuorumEpochResponsePartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'EndQuorumEpochResponsePartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_EndQuorumEpochResponseTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'EndQuorumEpochResponseTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_EndQuorumEpochResponsePartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_EndQuorumEpochResponsePartitionData, versions: [0, 32767] },
   ],
 };
 const S_EndQuorumEpochResponseNodeEndpoint: StructSchema = {
   name: 'NodeEndpoint',
   tsName: 'EndQuorumEpochResponseNodeEndpoint',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [1, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], default: 0 },
   ],
 };
 const S_EndQuorumEpochResponse: StructSchema = {
   name: 'EndQuorumEpochResponse',
   tsName: 'EndQuorumEpochResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_EndQuorumEpochResponseTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_EndQuorumEpochResponseNodeEndpoint, versions: [1, 32767], nullableVersions: null, taggedVersions: [1, 32767], tag: 0, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_EndQuorumEpochResponseTopicData, versions: [0, 32767] },
+    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_EndQuorumEpochResponseNodeEndpoint, versions: [1, 32767], taggedVersions: [1, 32767], tag: 0 },
   ],
 };
 const S_EndTxnRequest: StructSchema = {
   name: 'EndTxnRequest',
   tsName: 'EndTxnRequest',
   fields: [
-    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Committed', key: 'committed', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Committed', key: 'committed', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_EndTxnResponse: StructSchema = {
   name: 'EndTxnResponse',
   tsName: 'EndTxnResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [5, 32767], ignorable: true, default: -1n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [5, 32767], ignorable: true, default: -1 },
   ],
 };
 const S_EnvelopeRequest: StructSchema = {
   name: 'EnvelopeRequest',
   tsName: 'EnvelopeRequest',
   fields: [
-    { name: 'RequestData', key: 'requestData', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'RequestPrincipal', key: 'requestPrincipal', type: 'bytes', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ClientHostAddress', key: 'clientHostAddress', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'RequestData', key: 'requestData', type: 'bytes', versions: [0, 32767] },
+    { name: 'RequestPrincipal', key: 'requestPrincipal', type: 'bytes', versions: [0, 32767], nullableVersions: [0, 32767] },
+    { name: 'ClientHostAddress', key: 'clientHostAddress', type: 'bytes', versions: [0, 32767] },
   ],
 };
 const S_EnvelopeResponse: StructSchema = {
   name: 'EnvelopeResponse',
   tsName: 'EnvelopeResponse',
   fields: [
-    { name: 'ResponseData', key: 'responseData', type: 'bytes', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ResponseData', key: 'responseData', type: 'bytes', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ExpireDelegationTokenRequest: StructSchema = {
   name: 'ExpireDelegationTokenRequest',
   tsName: 'ExpireDelegationTokenRequest',
   fields: [
-    { name: 'Hmac', key: 'hmac', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ExpiryTimePeriodMs', key: 'expiryTimePeriodMs', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
+    { name: 'Hmac', key: 'hmac', type: 'bytes', versions: [0, 32767] },
+    { name: 'ExpiryTimePeriodMs', key: 'expiryTimePeriodMs', type: 'int64', versions: [0, 32767], default: 0n },
   ],
 };
 const S_ExpireDelegationTokenResponse: StructSchema = {
   name: 'ExpireDelegationTokenResponse',
   tsName: 'ExpireDelegationTokenResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ExpiryTimestampMs', key: 'expiryTimestampMs', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ExpiryTimestampMs', key: 'expiryTimestampMs', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_FetchRequestReplicaState: StructSchema = {
   name: 'ReplicaState',
   tsName: 'FetchRequestReplicaState',
   fields: [
-    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [15, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'ReplicaEpoch', key: 'replicaEpoch', type: 'int64', versions: [15, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
+    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [15, 32767], default: -1 },
+    { name: 'ReplicaEpoch', key: 'replicaEpoch', type: 'int64', versions: [15, 32767], default: -1n },
   ],
 };
 const S_FetchRequestFetchPartition: StructSchema = {
   name: 'FetchPartition',
   tsName: 'FetchRequestFetchPartition',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [9, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'FetchOffset', key: 'fetchOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'LastFetchedEpoch', key: 'lastFetchedEpoch', type: 'int32', versions: [12, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'LogStartOffset', key: 'logStartOffset', type: 'int64', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'PartitionMaxBytes', key: 'partitionMaxBytes', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ReplicaDirectoryId', key: 'replicaDirectoryId', type: 'uuid', versions: [17, 32767], nullableVersions: null, taggedVersions: [17, 32767], tag: 0, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [9, 32767], ignorable: true, default: -1 },
+    { name: 'FetchOffset', key: 'fetchOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'LastFetchedEpoch', key: 'lastFetchedEpoch', type: 'int32', versions: [12, 32767], default: -1 },
+    { name: 'LogStartOffset', key: 'logStartOffset', type: 'int64', versions: [5, 32767], ignorable: true, default: -1n },
+    { name: 'PartitionMaxBytes', key: 'partitionMaxBytes', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ReplicaDirectoryId', key: 'replicaDirectoryId', type: 'uuid', versions: [17, 32767], taggedVersions: [17, 32767], tag: 0, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
   ],
 };
 const S_FetchRequestFetchTopic: StructSchema = {
   name: 'FetchTopic',
   tsName: 'FetchRequestFetchTopic',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 12], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [13, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_FetchRequestFetchPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 12], ignorable: true, default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [13, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_FetchRequestFetchPartition, versions: [0, 32767] },
   ],
 };
 const S_FetchRequestForgottenTopic: StructSchema = {
   name: 'ForgottenTopic',
   tsName: 'FetchRequestForgottenTopic',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [7, 12], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [13, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [7, 12], ignorable: true, default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [13, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [7, 32767] },
   ],
 };
 const S_FetchRequest: StructSchema = {
@@ -2194,560 +2197,560 @@ const S_FetchRequest: StructSchema = {
   tsName: 'FetchRequest',
   fields: [
     { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [12, 32767], nullableVersions: [12, 32767], taggedVersions: [12, 32767], tag: 0, ignorable: true, default: null },
-    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [0, 14], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'ReplicaState', key: 'replicaState', type: 'struct', struct: S_FetchRequestReplicaState, versions: [15, 32767], nullableVersions: null, taggedVersions: [15, 32767], tag: 1, ignorable: false, default: undefined },
-    { name: 'MaxWaitMs', key: 'maxWaitMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MinBytes', key: 'minBytes', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MaxBytes', key: 'maxBytes', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 2147483647 },
-    { name: 'IsolationLevel', key: 'isolationLevel', type: 'int8', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'SessionId', key: 'sessionId', type: 'int32', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'SessionEpoch', key: 'sessionEpoch', type: 'int32', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_FetchRequestFetchTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ForgottenTopicsData', key: 'forgottenTopicsData', type: 'array', element: 'struct', struct: S_FetchRequestForgottenTopic, versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'RackId', key: 'rackId', type: 'string', versions: [11, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
+    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [0, 14], default: -1 },
+    { name: 'ReplicaState', key: 'replicaState', type: 'struct', struct: S_FetchRequestReplicaState, versions: [15, 32767], taggedVersions: [15, 32767], tag: 1 },
+    { name: 'MaxWaitMs', key: 'maxWaitMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'MinBytes', key: 'minBytes', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'MaxBytes', key: 'maxBytes', type: 'int32', versions: [3, 32767], ignorable: true, default: 2147483647 },
+    { name: 'IsolationLevel', key: 'isolationLevel', type: 'int8', versions: [4, 32767], ignorable: true, default: 0 },
+    { name: 'SessionId', key: 'sessionId', type: 'int32', versions: [7, 32767], ignorable: true, default: 0 },
+    { name: 'SessionEpoch', key: 'sessionEpoch', type: 'int32', versions: [7, 32767], ignorable: true, default: -1 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_FetchRequestFetchTopic, versions: [0, 32767] },
+    { name: 'ForgottenTopicsData', key: 'forgottenTopicsData', type: 'array', element: 'struct', struct: S_FetchRequestForgottenTopic, versions: [7, 32767] },
+    { name: 'RackId', key: 'rackId', type: 'string', versions: [11, 32767], ignorable: true, default: "" },
   ],
 };
 const S_FetchResponseEpochEndOffset: StructSchema = {
   name: 'EpochEndOffset',
   tsName: 'FetchResponseEpochEndOffset',
   fields: [
-    { name: 'Epoch', key: 'epoch', type: 'int32', versions: [12, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [12, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
+    { name: 'Epoch', key: 'epoch', type: 'int32', versions: [12, 32767], default: -1 },
+    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [12, 32767], default: -1n },
   ],
 };
 const S_FetchResponseLeaderIdAndEpoch: StructSchema = {
   name: 'LeaderIdAndEpoch',
   tsName: 'FetchResponseLeaderIdAndEpoch',
   fields: [
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [12, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [12, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [12, 32767], default: -1 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [12, 32767], default: -1 },
   ],
 };
 const S_FetchResponseSnapshotId: StructSchema = {
   name: 'SnapshotId',
   tsName: 'FetchResponseSnapshotId',
   fields: [
-    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'Epoch', key: 'epoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
+    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [0, 32767], default: -1n },
+    { name: 'Epoch', key: 'epoch', type: 'int32', versions: [0, 32767], default: -1 },
   ],
 };
 const S_FetchResponseAbortedTransaction: StructSchema = {
   name: 'AbortedTransaction',
   tsName: 'FetchResponseAbortedTransaction',
   fields: [
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [4, 32767], default: 0n },
+    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [4, 32767], default: 0n },
   ],
 };
 const S_FetchResponsePartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'FetchResponsePartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'HighWatermark', key: 'highWatermark', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'LastStableOffset', key: 'lastStableOffset', type: 'int64', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'LogStartOffset', key: 'logStartOffset', type: 'int64', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'DivergingEpoch', key: 'divergingEpoch', type: 'struct', struct: S_FetchResponseEpochEndOffset, versions: [12, 32767], nullableVersions: null, taggedVersions: [12, 32767], tag: 0, ignorable: false, default: undefined },
-    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_FetchResponseLeaderIdAndEpoch, versions: [12, 32767], nullableVersions: null, taggedVersions: [12, 32767], tag: 1, ignorable: false, default: undefined },
-    { name: 'SnapshotId', key: 'snapshotId', type: 'struct', struct: S_FetchResponseSnapshotId, versions: [12, 32767], nullableVersions: null, taggedVersions: [12, 32767], tag: 2, ignorable: false, default: undefined },
-    { name: 'AbortedTransactions', key: 'abortedTransactions', type: 'array', element: 'struct', struct: S_FetchResponseAbortedTransaction, versions: [4, 32767], nullableVersions: [4, 32767], taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'PreferredReadReplica', key: 'preferredReadReplica', type: 'int32', versions: [11, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'Records', key: 'records', type: 'records', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'HighWatermark', key: 'highWatermark', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'LastStableOffset', key: 'lastStableOffset', type: 'int64', versions: [4, 32767], ignorable: true, default: -1n },
+    { name: 'LogStartOffset', key: 'logStartOffset', type: 'int64', versions: [5, 32767], ignorable: true, default: -1n },
+    { name: 'DivergingEpoch', key: 'divergingEpoch', type: 'struct', struct: S_FetchResponseEpochEndOffset, versions: [12, 32767], taggedVersions: [12, 32767], tag: 0 },
+    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_FetchResponseLeaderIdAndEpoch, versions: [12, 32767], taggedVersions: [12, 32767], tag: 1 },
+    { name: 'SnapshotId', key: 'snapshotId', type: 'struct', struct: S_FetchResponseSnapshotId, versions: [12, 32767], taggedVersions: [12, 32767], tag: 2 },
+    { name: 'AbortedTransactions', key: 'abortedTransactions', type: 'array', element: 'struct', struct: S_FetchResponseAbortedTransaction, versions: [4, 32767], nullableVersions: [4, 32767], ignorable: true },
+    { name: 'PreferredReadReplica', key: 'preferredReadReplica', type: 'int32', versions: [11, 32767], default: -1 },
+    { name: 'Records', key: 'records', type: 'records', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_FetchResponseFetchableTopicResponse: StructSchema = {
   name: 'FetchableTopicResponse',
   tsName: 'FetchResponseFetchableTopicResponse',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 12], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [13, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_FetchResponsePartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 12], ignorable: true, default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [13, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_FetchResponsePartitionData, versions: [0, 32767] },
   ],
 };
 const S_FetchResponseNodeEndpoint: StructSchema = {
   name: 'NodeEndpoint',
   tsName: 'FetchResponseNodeEndpoint',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [16, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [16, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [16, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Rack', key: 'rack', type: 'string', versions: [16, 32767], nullableVersions: [16, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [16, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [16, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [16, 32767], default: 0 },
+    { name: 'Rack', key: 'rack', type: 'string', versions: [16, 32767], nullableVersions: [16, 32767], default: null },
   ],
 };
 const S_FetchResponse: StructSchema = {
   name: 'FetchResponse',
   tsName: 'FetchResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'SessionId', key: 'sessionId', type: 'int32', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_FetchResponseFetchableTopicResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_FetchResponseNodeEndpoint, versions: [16, 32767], nullableVersions: null, taggedVersions: [16, 32767], tag: 0, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [7, 32767], ignorable: true, default: 0 },
+    { name: 'SessionId', key: 'sessionId', type: 'int32', versions: [7, 32767], default: 0 },
+    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_FetchResponseFetchableTopicResponse, versions: [0, 32767] },
+    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_FetchResponseNodeEndpoint, versions: [16, 32767], taggedVersions: [16, 32767], tag: 0 },
   ],
 };
 const S_FetchSnapshotRequestSnapshotId: StructSchema = {
   name: 'SnapshotId',
   tsName: 'FetchSnapshotRequestSnapshotId',
   fields: [
-    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'Epoch', key: 'epoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'Epoch', key: 'epoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_FetchSnapshotRequestPartitionSnapshot: StructSchema = {
   name: 'PartitionSnapshot',
   tsName: 'FetchSnapshotRequestPartitionSnapshot',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'SnapshotId', key: 'snapshotId', type: 'struct', struct: S_FetchSnapshotRequestSnapshotId, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Position', key: 'position', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ReplicaDirectoryId', key: 'replicaDirectoryId', type: 'uuid', versions: [1, 32767], nullableVersions: null, taggedVersions: [1, 32767], tag: 0, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'SnapshotId', key: 'snapshotId', type: 'struct', struct: S_FetchSnapshotRequestSnapshotId, versions: [0, 32767] },
+    { name: 'Position', key: 'position', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ReplicaDirectoryId', key: 'replicaDirectoryId', type: 'uuid', versions: [1, 32767], taggedVersions: [1, 32767], tag: 0, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
   ],
 };
 const S_FetchSnapshotRequestTopicSnapshot: StructSchema = {
   name: 'TopicSnapshot',
   tsName: 'FetchSnapshotRequestTopicSnapshot',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_FetchSnapshotRequestPartitionSnapshot, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_FetchSnapshotRequestPartitionSnapshot, versions: [0, 32767] },
   ],
 };
 const S_FetchSnapshotRequest: StructSchema = {
   name: 'FetchSnapshotRequest',
   tsName: 'FetchSnapshotRequest',
   fields: [
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: [0, 32767], tag: 0, ignorable: false, default: null },
-    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'MaxBytes', key: 'maxBytes', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 2147483647 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_FetchSnapshotRequestTopicSnapshot, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: [0, 32767], tag: 0, default: null },
+    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [0, 32767], default: -1 },
+    { name: 'MaxBytes', key: 'maxBytes', type: 'int32', versions: [0, 32767], default: 2147483647 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_FetchSnapshotRequestTopicSnapshot, versions: [0, 32767] },
   ],
 };
 const S_FetchSnapshotResponseSnapshotId: StructSchema = {
   name: 'SnapshotId',
   tsName: 'FetchSnapshotResponseSnapshotId',
   fields: [
-    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'Epoch', key: 'epoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'Epoch', key: 'epoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_FetchSnapshotResponseLeaderIdAndEpoch: StructSchema = {
   name: 'LeaderIdAndEpoch',
   tsName: 'FetchSnapshotResponseLeaderIdAndEpoch',
   fields: [
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_FetchSnapshotResponsePartitionSnapshot: StructSchema = {
   name: 'PartitionSnapshot',
   tsName: 'FetchSnapshotResponsePartitionSnapshot',
   fields: [
-    { name: 'Index', key: 'index', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'SnapshotId', key: 'snapshotId', type: 'struct', struct: S_FetchSnapshotResponseSnapshotId, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_FetchSnapshotResponseLeaderIdAndEpoch, versions: [0, 32767], nullableVersions: null, taggedVersions: [0, 32767], tag: 0, ignorable: false, default: undefined },
-    { name: 'Size', key: 'size', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'Position', key: 'position', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'UnalignedRecords', key: 'unalignedRecords', type: 'records', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'Index', key: 'index', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'SnapshotId', key: 'snapshotId', type: 'struct', struct: S_FetchSnapshotResponseSnapshotId, versions: [0, 32767] },
+    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_FetchSnapshotResponseLeaderIdAndEpoch, versions: [0, 32767], taggedVersions: [0, 32767], tag: 0 },
+    { name: 'Size', key: 'size', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'Position', key: 'position', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'UnalignedRecords', key: 'unalignedRecords', type: 'records', versions: [0, 32767], default: null },
   ],
 };
 const S_FetchSnapshotResponseTopicSnapshot: StructSchema = {
   name: 'TopicSnapshot',
   tsName: 'FetchSnapshotResponseTopicSnapshot',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_FetchSnapshotResponsePartitionSnapshot, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_FetchSnapshotResponsePartitionSnapshot, versions: [0, 32767] },
   ],
 };
 const S_FetchSnapshotResponseNodeEndpoint: StructSchema = {
   name: 'NodeEndpoint',
   tsName: 'FetchSnapshotResponseNodeEndpoint',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [1, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], default: 0 },
   ],
 };
 const S_FetchSnapshotResponse: StructSchema = {
   name: 'FetchSnapshotResponse',
   tsName: 'FetchSnapshotResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_FetchSnapshotResponseTopicSnapshot, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_FetchSnapshotResponseNodeEndpoint, versions: [1, 32767], nullableVersions: null, taggedVersions: [1, 32767], tag: 0, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_FetchSnapshotResponseTopicSnapshot, versions: [0, 32767] },
+    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_FetchSnapshotResponseNodeEndpoint, versions: [1, 32767], taggedVersions: [1, 32767], tag: 0 },
   ],
 };
 const S_FindCoordinatorRequest: StructSchema = {
   name: 'FindCoordinatorRequest',
   tsName: 'FindCoordinatorRequest',
   fields: [
-    { name: 'Key', key: 'key', type: 'string', versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'KeyType', key: 'keyType', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CoordinatorKeys', key: 'coordinatorKeys', type: 'array', element: 'string', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Key', key: 'key', type: 'string', versions: [0, 3], default: "" },
+    { name: 'KeyType', key: 'keyType', type: 'int8', versions: [1, 32767], default: 0 },
+    { name: 'CoordinatorKeys', key: 'coordinatorKeys', type: 'array', element: 'string', versions: [4, 32767] },
   ],
 };
 const S_FindCoordinatorResponseCoordinator: StructSchema = {
   name: 'Coordinator',
   tsName: 'FindCoordinatorResponseCoordinator',
   fields: [
-    { name: 'Key', key: 'key', type: 'string', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [4, 32767], nullableVersions: [4, 32767], taggedVersions: null, tag: null, ignorable: true, default: "" },
+    { name: 'Key', key: 'key', type: 'string', versions: [4, 32767], default: "" },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [4, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [4, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [4, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [4, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [4, 32767], nullableVersions: [4, 32767], ignorable: true, default: "" },
   ],
 };
 const S_FindCoordinatorResponse: StructSchema = {
   name: 'FindCoordinatorResponse',
   tsName: 'FindCoordinatorResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [1, 3], nullableVersions: [1, 3], taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [0, 3], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Coordinators', key: 'coordinators', type: 'array', element: 'struct', struct: S_FindCoordinatorResponseCoordinator, versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 3], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [1, 3], nullableVersions: [1, 3], ignorable: true, default: "" },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [0, 3], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 3], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [0, 3], default: 0 },
+    { name: 'Coordinators', key: 'coordinators', type: 'array', element: 'struct', struct: S_FindCoordinatorResponseCoordinator, versions: [4, 32767] },
   ],
 };
 const S_GetTelemetrySubscriptionsRequest: StructSchema = {
   name: 'GetTelemetrySubscriptionsRequest',
   tsName: 'GetTelemetrySubscriptionsRequest',
   fields: [
-    { name: 'ClientInstanceId', key: 'clientInstanceId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'ClientInstanceId', key: 'clientInstanceId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
   ],
 };
 const S_GetTelemetrySubscriptionsResponse: StructSchema = {
   name: 'GetTelemetrySubscriptionsResponse',
   tsName: 'GetTelemetrySubscriptionsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ClientInstanceId', key: 'clientInstanceId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'SubscriptionId', key: 'subscriptionId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'AcceptedCompressionTypes', key: 'acceptedCompressionTypes', type: 'array', element: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'PushIntervalMs', key: 'pushIntervalMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'TelemetryMaxBytes', key: 'telemetryMaxBytes', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'DeltaTemporality', key: 'deltaTemporality', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'RequestedMetrics', key: 'requestedMetrics', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ClientInstanceId', key: 'clientInstanceId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'SubscriptionId', key: 'subscriptionId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'AcceptedCompressionTypes', key: 'acceptedCompressionTypes', type: 'array', element: 'int8', versions: [0, 32767] },
+    { name: 'PushIntervalMs', key: 'pushIntervalMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'TelemetryMaxBytes', key: 'telemetryMaxBytes', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'DeltaTemporality', key: 'deltaTemporality', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'RequestedMetrics', key: 'requestedMetrics', type: 'array', element: 'string', versions: [0, 32767] },
   ],
 };
 const S_HeartbeatRequest: StructSchema = {
   name: 'HeartbeatRequest',
   tsName: 'HeartbeatRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], default: null },
   ],
 };
 const S_HeartbeatResponse: StructSchema = {
   name: 'HeartbeatResponse',
   tsName: 'HeartbeatResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_IncrementalAlterConfigsRequestAlterableConfig: StructSchema = {
   name: 'AlterableConfig',
   tsName: 'IncrementalAlterConfigsRequestAlterableConfig',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ConfigOperation', key: 'configOperation', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Value', key: 'value', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ConfigOperation', key: 'configOperation', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'Value', key: 'value', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_IncrementalAlterConfigsRequestAlterConfigsResource: StructSchema = {
   name: 'AlterConfigsResource',
   tsName: 'IncrementalAlterConfigsRequestAlterConfigsResource',
   fields: [
-    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_IncrementalAlterConfigsRequestAlterableConfig, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Configs', key: 'configs', type: 'array', element: 'struct', struct: S_IncrementalAlterConfigsRequestAlterableConfig, versions: [0, 32767] },
   ],
 };
 const S_IncrementalAlterConfigsRequest: StructSchema = {
   name: 'IncrementalAlterConfigsRequest',
   tsName: 'IncrementalAlterConfigsRequest',
   fields: [
-    { name: 'Resources', key: 'resources', type: 'array', element: 'struct', struct: S_IncrementalAlterConfigsRequestAlterConfigsResource, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Resources', key: 'resources', type: 'array', element: 'struct', struct: S_IncrementalAlterConfigsRequestAlterConfigsResource, versions: [0, 32767] },
+    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_IncrementalAlterConfigsResponseAlterConfigsResourceResponse: StructSchema = {
   name: 'AlterConfigsResourceResponse',
   tsName: 'IncrementalAlterConfigsResponseAlterConfigsResourceResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'ResourceType', key: 'resourceType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'ResourceName', key: 'resourceName', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_IncrementalAlterConfigsResponse: StructSchema = {
   name: 'IncrementalAlterConfigsResponse',
   tsName: 'IncrementalAlterConfigsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_IncrementalAlterConfigsResponseAlterConfigsResourceResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_IncrementalAlterConfigsResponseAlterConfigsResourceResponse, versions: [0, 32767] },
   ],
 };
 const S_InitProducerIdRequest: StructSchema = {
   name: 'InitProducerIdRequest',
   tsName: 'InitProducerIdRequest',
   fields: [
-    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TransactionTimeoutMs', key: 'transactionTimeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
+    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'TransactionTimeoutMs', key: 'transactionTimeoutMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [3, 32767], default: -1n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [3, 32767], default: -1 },
   ],
 };
 const S_InitProducerIdResponse: StructSchema = {
   name: 'InitProducerIdResponse',
   tsName: 'InitProducerIdResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], default: -1n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_InitializeShareGroupStateRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'InitializeShareGroupStateRequestPartitionData',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'StateEpoch', key: 'stateEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'StartOffset', key: 'startOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'StateEpoch', key: 'stateEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'StartOffset', key: 'startOffset', type: 'int64', versions: [0, 32767], default: 0n },
   ],
 };
 const S_InitializeShareGroupStateRequestInitializeStateData: StructSchema = {
   name: 'InitializeStateData',
   tsName: 'InitializeShareGroupStateRequestInitializeStateData',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_InitializeShareGroupStateRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_InitializeShareGroupStateRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_InitializeShareGroupStateRequest: StructSchema = {
   name: 'InitializeShareGroupStateRequest',
   tsName: 'InitializeShareGroupStateRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_InitializeShareGroupStateRequestInitializeStateData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_InitializeShareGroupStateRequestInitializeStateData, versions: [0, 32767] },
   ],
 };
 const S_InitializeShareGroupStateResponsePartitionResult: StructSchema = {
   name: 'PartitionResult',
   tsName: 'InitializeShareGroupStateResponsePartitionResult',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_InitializeShareGroupStateResponseInitializeStateResult: StructSchema = {
   name: 'InitializeStateResult',
   tsName: 'InitializeShareGroupStateResponseInitializeStateResult',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_InitializeShareGroupStateResponsePartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_InitializeShareGroupStateResponsePartitionResult, versions: [0, 32767] },
   ],
 };
 const S_InitializeShareGroupStateResponse: StructSchema = {
   name: 'InitializeShareGroupStateResponse',
   tsName: 'InitializeShareGroupStateResponse',
   fields: [
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_InitializeShareGroupStateResponseInitializeStateResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_InitializeShareGroupStateResponseInitializeStateResult, versions: [0, 32767] },
   ],
 };
 const S_JoinGroupRequestJoinGroupRequestProtocol: StructSchema = {
   name: 'JoinGroupRequestProtocol',
   tsName: 'JoinGroupRequestJoinGroupRequestProtocol',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Metadata', key: 'metadata', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Metadata', key: 'metadata', type: 'bytes', versions: [0, 32767] },
   ],
 };
 const S_JoinGroupRequest: StructSchema = {
   name: 'JoinGroupRequest',
   tsName: 'JoinGroupRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'SessionTimeoutMs', key: 'sessionTimeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'RebalanceTimeoutMs', key: 'rebalanceTimeoutMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Protocols', key: 'protocols', type: 'array', element: 'struct', struct: S_JoinGroupRequestJoinGroupRequestProtocol, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Reason', key: 'reason', type: 'string', versions: [8, 32767], nullableVersions: [8, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'SessionTimeoutMs', key: 'sessionTimeoutMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'RebalanceTimeoutMs', key: 'rebalanceTimeoutMs', type: 'int32', versions: [1, 32767], ignorable: true, default: -1 },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], default: null },
+    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Protocols', key: 'protocols', type: 'array', element: 'struct', struct: S_JoinGroupRequestJoinGroupRequestProtocol, versions: [0, 32767] },
+    { name: 'Reason', key: 'reason', type: 'string', versions: [8, 32767], nullableVersions: [8, 32767], ignorable: true, default: null },
   ],
 };
 const S_JoinGroupResponseJoinGroupResponseMember: StructSchema = {
   name: 'JoinGroupResponseMember',
   tsName: 'JoinGroupResponseJoinGroupResponseMember',
   fields: [
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'Metadata', key: 'metadata', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], ignorable: true, default: null },
+    { name: 'Metadata', key: 'metadata', type: 'bytes', versions: [0, 32767] },
   ],
 };
 const S_JoinGroupResponse: StructSchema = {
   name: 'JoinGroupResponse',
   tsName: 'JoinGroupResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [7, 32767], nullableVersions: [7, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'ProtocolName', key: 'protocolName', type: 'string', versions: [0, 32767], nullableVersions: [7, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Leader', key: 'leader', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'SkipAssignment', key: 'skipAssignment', type: 'bool', versions: [9, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_JoinGroupResponseJoinGroupResponseMember, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [2, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [0, 32767], default: -1 },
+    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [7, 32767], nullableVersions: [7, 32767], ignorable: true, default: null },
+    { name: 'ProtocolName', key: 'protocolName', type: 'string', versions: [0, 32767], nullableVersions: [7, 32767], default: "" },
+    { name: 'Leader', key: 'leader', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'SkipAssignment', key: 'skipAssignment', type: 'bool', versions: [9, 32767], default: false },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_JoinGroupResponseJoinGroupResponseMember, versions: [0, 32767] },
   ],
 };
 const S_KRaftVersionRecord: StructSchema = {
   name: 'KRaftVersionRecord',
   tsName: 'KRaftVersionRecord',
   fields: [
-    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'KRaftVersion', key: 'kRaftVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'KRaftVersion', key: 'kRaftVersion', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_LeaderAndIsrRequestLeaderAndIsrPartitionState: StructSchema = {
   name: 'LeaderAndIsrPartitionState',
   tsName: 'LeaderAndIsrRequestLeaderAndIsrPartitionState',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 1], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Leader', key: 'leader', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Isr', key: 'isr', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'PartitionEpoch', key: 'partitionEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Replicas', key: 'replicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'AddingReplicas', key: 'addingReplicas', type: 'array', element: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'RemovingReplicas', key: 'removingReplicas', type: 'array', element: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'IsNew', key: 'isNew', type: 'bool', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: false },
-    { name: 'LeaderRecoveryState', key: 'leaderRecoveryState', type: 'int8', versions: [6, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 1], ignorable: true, default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Leader', key: 'leader', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Isr', key: 'isr', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'PartitionEpoch', key: 'partitionEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Replicas', key: 'replicas', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'AddingReplicas', key: 'addingReplicas', type: 'array', element: 'int32', versions: [3, 32767], ignorable: true },
+    { name: 'RemovingReplicas', key: 'removingReplicas', type: 'array', element: 'int32', versions: [3, 32767], ignorable: true },
+    { name: 'IsNew', key: 'isNew', type: 'bool', versions: [1, 32767], ignorable: true, default: false },
+    { name: 'LeaderRecoveryState', key: 'leaderRecoveryState', type: 'int8', versions: [6, 32767], default: 0 },
   ],
 };
 const S_LeaderAndIsrRequestLeaderAndIsrTopicState: StructSchema = {
   name: 'LeaderAndIsrTopicState',
   tsName: 'LeaderAndIsrRequestLeaderAndIsrTopicState',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'PartitionStates', key: 'partitionStates', type: 'array', element: 'struct', struct: S_LeaderAndIsrRequestLeaderAndIsrPartitionState, versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [2, 32767], default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [5, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'PartitionStates', key: 'partitionStates', type: 'array', element: 'struct', struct: S_LeaderAndIsrRequestLeaderAndIsrPartitionState, versions: [2, 32767] },
   ],
 };
 const S_LeaderAndIsrRequestLeaderAndIsrLiveLeader: StructSchema = {
   name: 'LeaderAndIsrLiveLeader',
   tsName: 'LeaderAndIsrRequestLeaderAndIsrLiveLeader',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'HostName', key: 'hostName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'HostName', key: 'hostName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_LeaderAndIsrRequest: StructSchema = {
   name: 'LeaderAndIsrRequest',
   tsName: 'LeaderAndIsrRequest',
   fields: [
-    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'isKRaftController', key: 'isKRaftController', type: 'bool', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'Type', key: 'type', type: 'int8', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'UngroupedPartitionStates', key: 'ungroupedPartitionStates', type: 'array', element: 'struct', struct: S_LeaderAndIsrRequestLeaderAndIsrPartitionState, versions: [0, 1], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TopicStates', key: 'topicStates', type: 'array', element: 'struct', struct: S_LeaderAndIsrRequestLeaderAndIsrTopicState, versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'LiveLeaders', key: 'liveLeaders', type: 'array', element: 'struct', struct: S_LeaderAndIsrRequestLeaderAndIsrLiveLeader, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'isKRaftController', key: 'isKRaftController', type: 'bool', versions: [7, 32767], default: false },
+    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [2, 32767], ignorable: true, default: -1n },
+    { name: 'Type', key: 'type', type: 'int8', versions: [5, 32767], default: 0 },
+    { name: 'UngroupedPartitionStates', key: 'ungroupedPartitionStates', type: 'array', element: 'struct', struct: S_LeaderAndIsrRequestLeaderAndIsrPartitionState, versions: [0, 1] },
+    { name: 'TopicStates', key: 'topicStates', type: 'array', element: 'struct', struct: S_LeaderAndIsrRequestLeaderAndIsrTopicState, versions: [2, 32767] },
+    { name: 'LiveLeaders', key: 'liveLeaders', type: 'array', element: 'struct', struct: S_LeaderAndIsrRequestLeaderAndIsrLiveLeader, versions: [0, 32767] },
   ],
 };
 const S_LeaderAndIsrResponseLeaderAndIsrPartitionError: StructSchema = {
   name: 'LeaderAndIsrPartitionError',
   tsName: 'LeaderAndIsrResponseLeaderAndIsrPartitionError',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 4], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 4], ignorable: true, default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_LeaderAndIsrResponseLeaderAndIsrTopicError: StructSchema = {
   name: 'LeaderAndIsrTopicError',
   tsName: 'LeaderAndIsrResponseLeaderAndIsrTopicError',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'PartitionErrors', key: 'partitionErrors', type: 'array', element: 'struct', struct: S_LeaderAndIsrResponseLeaderAndIsrPartitionError, versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [5, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'PartitionErrors', key: 'partitionErrors', type: 'array', element: 'struct', struct: S_LeaderAndIsrResponseLeaderAndIsrPartitionError, versions: [5, 32767] },
   ],
 };
 const S_LeaderAndIsrResponse: StructSchema = {
   name: 'LeaderAndIsrResponse',
   tsName: 'LeaderAndIsrResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PartitionErrors', key: 'partitionErrors', type: 'array', element: 'struct', struct: S_LeaderAndIsrResponseLeaderAndIsrPartitionError, versions: [0, 4], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_LeaderAndIsrResponseLeaderAndIsrTopicError, versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'PartitionErrors', key: 'partitionErrors', type: 'array', element: 'struct', struct: S_LeaderAndIsrResponseLeaderAndIsrPartitionError, versions: [0, 4] },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_LeaderAndIsrResponseLeaderAndIsrTopicError, versions: [5, 32767] },
   ],
 };
 const S_LeaderChangeMessageVoter: StructSchema = {
   name: 'Voter',
   tsName: 'LeaderChangeMessageVoter',
   fields: [
-    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [1, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
   ],
 };
 const S_LeaderChangeMessage: StructSchema = {
   name: 'LeaderChangeMessage',
   tsName: 'LeaderChangeMessage',
   fields: [
-    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Voters', key: 'voters', type: 'array', element: 'struct', struct: S_LeaderChangeMessageVoter, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'GrantingVoters', key: 'grantingVoters', type: 'array', element: 'struct', struct: S_LeaderChangeMessageVoter, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Voters', key: 'voters', type: 'array', element: 'struct', struct: S_LeaderChangeMessageVoter, versions: [0, 32767] },
+    { name: 'GrantingVoters', key: 'grantingVoters', type: 'array', element: 'struct', struct: S_LeaderChangeMessageVoter, versions: [0, 32767] },
   ],
 };
 const S_LeaveGroupRequestMemberIdentity: StructSchema = {
   name: 'MemberIdentity',
   tsName: 'LeaveGroupRequestMemberIdentity',
   fields: [
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'Reason', key: 'reason', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], default: null },
+    { name: 'Reason', key: 'reason', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], ignorable: true, default: null },
   ],
 };
 const S_LeaveGroupRequest: StructSchema = {
   name: 'LeaveGroupRequest',
   tsName: 'LeaveGroupRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 2], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_LeaveGroupRequestMemberIdentity, versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 2], default: "" },
+    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_LeaveGroupRequestMemberIdentity, versions: [3, 32767] },
   ],
 };
 const S_LeaveGroupResponseMemberResponse: StructSchema = {
   name: 'MemberResponse',
   tsName: 'LeaveGroupResponseMemberResponse',
   fields: [
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [3, 32767], default: 0 },
   ],
 };
 const S_LeaveGroupResponse: StructSchema = {
   name: 'LeaveGroupResponse',
   tsName: 'LeaveGroupResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_LeaveGroupResponseMemberResponse, versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_LeaveGroupResponseMemberResponse, versions: [3, 32767] },
   ],
 };
 const S_ListClientMetricsResourcesRequest: StructSchema = {
@@ -2760,1624 +2763,1624 @@ const S_ListClientMetricsResourcesResponseClientMetricsResource: StructSchema = 
   name: 'ClientMetricsResource',
   tsName: 'ListClientMetricsResourcesResponseClientMetricsResource',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_ListClientMetricsResourcesResponse: StructSchema = {
   name: 'ListClientMetricsResourcesResponse',
   tsName: 'ListClientMetricsResourcesResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ClientMetricsResources', key: 'clientMetricsResources', type: 'array', element: 'struct', struct: S_ListClientMetricsResourcesResponseClientMetricsResource, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ClientMetricsResources', key: 'clientMetricsResources', type: 'array', element: 'struct', struct: S_ListClientMetricsResourcesResponseClientMetricsResource, versions: [0, 32767] },
   ],
 };
 const S_ListGroupsRequest: StructSchema = {
   name: 'ListGroupsRequest',
   tsName: 'ListGroupsRequest',
   fields: [
-    { name: 'StatesFilter', key: 'statesFilter', type: 'array', element: 'string', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TypesFilter', key: 'typesFilter', type: 'array', element: 'string', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'StatesFilter', key: 'statesFilter', type: 'array', element: 'string', versions: [4, 32767] },
+    { name: 'TypesFilter', key: 'typesFilter', type: 'array', element: 'string', versions: [5, 32767] },
   ],
 };
 const S_ListGroupsResponseListedGroup: StructSchema = {
   name: 'ListedGroup',
   tsName: 'ListGroupsResponseListedGroup',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupState', key: 'groupState', type: 'string', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'GroupType', key: 'groupType', type: 'string', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupState', key: 'groupState', type: 'string', versions: [4, 32767], ignorable: true, default: "" },
+    { name: 'GroupType', key: 'groupType', type: 'string', versions: [5, 32767], ignorable: true, default: "" },
   ],
 };
 const S_ListGroupsResponse: StructSchema = {
   name: 'ListGroupsResponse',
   tsName: 'ListGroupsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_ListGroupsResponseListedGroup, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_ListGroupsResponseListedGroup, versions: [0, 32767] },
   ],
 };
 const S_ListOffsetsRequestListOffsetsPartition: StructSchema = {
   name: 'ListOffsetsPartition',
   tsName: 'ListOffsetsRequestListOffsetsPartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'Timestamp', key: 'timestamp', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'MaxNumOffsets', key: 'maxNumOffsets', type: 'int32', versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 1 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [4, 32767], ignorable: true, default: -1 },
+    { name: 'Timestamp', key: 'timestamp', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'MaxNumOffsets', key: 'maxNumOffsets', type: 'int32', versions: [0, 0], default: 1 },
   ],
 };
 const S_ListOffsetsRequestListOffsetsTopic: StructSchema = {
   name: 'ListOffsetsTopic',
   tsName: 'ListOffsetsRequestListOffsetsTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ListOffsetsRequestListOffsetsPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ListOffsetsRequestListOffsetsPartition, versions: [0, 32767] },
   ],
 };
 const S_ListOffsetsRequest: StructSchema = {
   name: 'ListOffsetsRequest',
   tsName: 'ListOffsetsRequest',
   fields: [
-    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'IsolationLevel', key: 'isolationLevel', type: 'int8', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ListOffsetsRequestListOffsetsTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [10, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
+    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'IsolationLevel', key: 'isolationLevel', type: 'int8', versions: [2, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ListOffsetsRequestListOffsetsTopic, versions: [0, 32767] },
+    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [10, 32767], ignorable: true, default: 0 },
   ],
 };
 const S_ListOffsetsResponseListOffsetsPartitionResponse: StructSchema = {
   name: 'ListOffsetsPartitionResponse',
   tsName: 'ListOffsetsResponseListOffsetsPartitionResponse',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'OldStyleOffsets', key: 'oldStyleOffsets', type: 'array', element: 'int64', versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Timestamp', key: 'timestamp', type: 'int64', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'Offset', key: 'offset', type: 'int64', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'OldStyleOffsets', key: 'oldStyleOffsets', type: 'array', element: 'int64', versions: [0, 0] },
+    { name: 'Timestamp', key: 'timestamp', type: 'int64', versions: [1, 32767], default: -1n },
+    { name: 'Offset', key: 'offset', type: 'int64', versions: [1, 32767], default: -1n },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [4, 32767], default: -1 },
   ],
 };
 const S_ListOffsetsResponseListOffsetsTopicResponse: StructSchema = {
   name: 'ListOffsetsTopicResponse',
   tsName: 'ListOffsetsResponseListOffsetsTopicResponse',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ListOffsetsResponseListOffsetsPartitionResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ListOffsetsResponseListOffsetsPartitionResponse, versions: [0, 32767] },
   ],
 };
 const S_ListOffsetsResponse: StructSchema = {
   name: 'ListOffsetsResponse',
   tsName: 'ListOffsetsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ListOffsetsResponseListOffsetsTopicResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [2, 32767], ignorable: true, default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ListOffsetsResponseListOffsetsTopicResponse, versions: [0, 32767] },
   ],
 };
 const S_ListPartitionReassignmentsRequestListPartitionReassignmentsTopics: StructSchema = {
   name: 'ListPartitionReassignmentsTopics',
   tsName: 'ListPartitionReassignmentsRequestListPartitionReassignmentsTopics',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ListPartitionReassignmentsRequest: StructSchema = {
   name: 'ListPartitionReassignmentsRequest',
   tsName: 'ListPartitionReassignmentsRequest',
   fields: [
-    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 60000 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ListPartitionReassignmentsRequestListPartitionReassignmentsTopics, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 60000 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ListPartitionReassignmentsRequestListPartitionReassignmentsTopics, versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_ListPartitionReassignmentsResponseOngoingPartitionReassignment: StructSchema = {
   name: 'OngoingPartitionReassignment',
   tsName: 'ListPartitionReassignmentsResponseOngoingPartitionReassignment',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Replicas', key: 'replicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'AddingReplicas', key: 'addingReplicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'RemovingReplicas', key: 'removingReplicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Replicas', key: 'replicas', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'AddingReplicas', key: 'addingReplicas', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'RemovingReplicas', key: 'removingReplicas', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ListPartitionReassignmentsResponseOngoingTopicReassignment: StructSchema = {
   name: 'OngoingTopicReassignment',
   tsName: 'ListPartitionReassignmentsResponseOngoingTopicReassignment',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ListPartitionReassignmentsResponseOngoingPartitionReassignment, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ListPartitionReassignmentsResponseOngoingPartitionReassignment, versions: [0, 32767] },
   ],
 };
 const S_ListPartitionReassignmentsResponse: StructSchema = {
   name: 'ListPartitionReassignmentsResponse',
   tsName: 'ListPartitionReassignmentsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ListPartitionReassignmentsResponseOngoingTopicReassignment, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ListPartitionReassignmentsResponseOngoingTopicReassignment, versions: [0, 32767] },
   ],
 };
 const S_ListTransactionsRequest: StructSchema = {
   name: 'ListTransactionsRequest',
   tsName: 'ListTransactionsRequest',
   fields: [
-    { name: 'StateFilters', key: 'stateFilters', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ProducerIdFilters', key: 'producerIdFilters', type: 'array', element: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'DurationFilter', key: 'durationFilter', type: 'int64', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
+    { name: 'StateFilters', key: 'stateFilters', type: 'array', element: 'string', versions: [0, 32767] },
+    { name: 'ProducerIdFilters', key: 'producerIdFilters', type: 'array', element: 'int64', versions: [0, 32767] },
+    { name: 'DurationFilter', key: 'durationFilter', type: 'int64', versions: [1, 32767], default: -1n },
   ],
 };
 const S_ListTransactionsResponseTransactionState: StructSchema = {
   name: 'TransactionState',
   tsName: 'ListTransactionsResponseTransactionState',
   fields: [
-    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'TransactionState', key: 'transactionState', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'TransactionState', key: 'transactionState', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_ListTransactionsResponse: StructSchema = {
   name: 'ListTransactionsResponse',
   tsName: 'ListTransactionsResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'UnknownStateFilters', key: 'unknownStateFilters', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TransactionStates', key: 'transactionStates', type: 'array', element: 'struct', struct: S_ListTransactionsResponseTransactionState, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'UnknownStateFilters', key: 'unknownStateFilters', type: 'array', element: 'string', versions: [0, 32767] },
+    { name: 'TransactionStates', key: 'transactionStates', type: 'array', element: 'struct', struct: S_ListTransactionsResponseTransactionState, versions: [0, 32767] },
   ],
 };
 const S_MetadataRequestMetadataRequestTopic: StructSchema = {
   name: 'MetadataRequestTopic',
   tsName: 'MetadataRequestMetadataRequestTopic',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [10, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: [10, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [10, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: [10, 32767], default: "" },
   ],
 };
 const S_MetadataRequest: StructSchema = {
   name: 'MetadataRequest',
   tsName: 'MetadataRequest',
   fields: [
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_MetadataRequestMetadataRequestTopic, versions: [0, 32767], nullableVersions: [1, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'AllowAutoTopicCreation', key: 'allowAutoTopicCreation', type: 'bool', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: true },
-    { name: 'IncludeClusterAuthorizedOperations', key: 'includeClusterAuthorizedOperations', type: 'bool', versions: [8, 10], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'IncludeTopicAuthorizedOperations', key: 'includeTopicAuthorizedOperations', type: 'bool', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_MetadataRequestMetadataRequestTopic, versions: [0, 32767], nullableVersions: [1, 32767] },
+    { name: 'AllowAutoTopicCreation', key: 'allowAutoTopicCreation', type: 'bool', versions: [4, 32767], default: true },
+    { name: 'IncludeClusterAuthorizedOperations', key: 'includeClusterAuthorizedOperations', type: 'bool', versions: [8, 10], default: false },
+    { name: 'IncludeTopicAuthorizedOperations', key: 'includeTopicAuthorizedOperations', type: 'bool', versions: [8, 32767], default: false },
   ],
 };
 const S_MetadataResponseMetadataResponseBroker: StructSchema = {
   name: 'MetadataResponseBroker',
   tsName: 'MetadataResponseMetadataResponseBroker',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Rack', key: 'rack', type: 'string', versions: [1, 32767], nullableVersions: [1, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Rack', key: 'rack', type: 'string', versions: [1, 32767], nullableVersions: [1, 32767], ignorable: true, default: null },
   ],
 };
 const S_MetadataResponseMetadataResponsePartition: StructSchema = {
   name: 'MetadataResponsePartition',
   tsName: 'MetadataResponseMetadataResponsePartition',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'ReplicaNodes', key: 'replicaNodes', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'IsrNodes', key: 'isrNodes', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'OfflineReplicas', key: 'offlineReplicas', type: 'array', element: 'int32', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [7, 32767], ignorable: true, default: -1 },
+    { name: 'ReplicaNodes', key: 'replicaNodes', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'IsrNodes', key: 'isrNodes', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'OfflineReplicas', key: 'offlineReplicas', type: 'array', element: 'int32', versions: [5, 32767], ignorable: true },
   ],
 };
 const S_MetadataResponseMetadataResponseTopic: StructSchema = {
   name: 'MetadataResponseTopic',
   tsName: 'MetadataResponseMetadataResponseTopic',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: [12, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [10, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'IsInternal', key: 'isInternal', type: 'bool', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: false },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_MetadataResponseMetadataResponsePartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TopicAuthorizedOperations', key: 'topicAuthorizedOperations', type: 'int32', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -2147483648 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: [12, 32767], default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [10, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'IsInternal', key: 'isInternal', type: 'bool', versions: [1, 32767], ignorable: true, default: false },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_MetadataResponseMetadataResponsePartition, versions: [0, 32767] },
+    { name: 'TopicAuthorizedOperations', key: 'topicAuthorizedOperations', type: 'int32', versions: [8, 32767], default: -2147483648 },
   ],
 };
 const S_MetadataResponse: StructSchema = {
   name: 'MetadataResponse',
   tsName: 'MetadataResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Brokers', key: 'brokers', type: 'array', element: 'struct', struct: S_MetadataResponseMetadataResponseBroker, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [2, 32767], nullableVersions: [2, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_MetadataResponseMetadataResponseTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ClusterAuthorizedOperations', key: 'clusterAuthorizedOperations', type: 'int32', versions: [8, 10], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -2147483648 },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [3, 32767], ignorable: true, default: 0 },
+    { name: 'Brokers', key: 'brokers', type: 'array', element: 'struct', struct: S_MetadataResponseMetadataResponseBroker, versions: [0, 32767] },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [2, 32767], nullableVersions: [2, 32767], ignorable: true, default: null },
+    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [1, 32767], ignorable: true, default: -1 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_MetadataResponseMetadataResponseTopic, versions: [0, 32767] },
+    { name: 'ClusterAuthorizedOperations', key: 'clusterAuthorizedOperations', type: 'int32', versions: [8, 10], default: -2147483648 },
   ],
 };
 const S_OffsetCommitRequestOffsetCommitRequestPartition: StructSchema = {
   name: 'OffsetCommitRequestPartition',
   tsName: 'OffsetCommitRequestOffsetCommitRequestPartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CommittedOffset', key: 'committedOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'CommittedLeaderEpoch', key: 'committedLeaderEpoch', type: 'int32', versions: [6, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'CommitTimestamp', key: 'commitTimestamp', type: 'int64', versions: [1, 1], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
-    { name: 'CommittedMetadata', key: 'committedMetadata', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CommittedOffset', key: 'committedOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'CommittedLeaderEpoch', key: 'committedLeaderEpoch', type: 'int32', versions: [6, 32767], ignorable: true, default: -1 },
+    { name: 'CommitTimestamp', key: 'commitTimestamp', type: 'int64', versions: [1, 1], default: -1n },
+    { name: 'CommittedMetadata', key: 'committedMetadata', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_OffsetCommitRequestOffsetCommitRequestTopic: StructSchema = {
   name: 'OffsetCommitRequestTopic',
   tsName: 'OffsetCommitRequestOffsetCommitRequestTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetCommitRequestOffsetCommitRequestPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetCommitRequestOffsetCommitRequestPartition, versions: [0, 32767] },
   ],
 };
 const S_OffsetCommitRequest: StructSchema = {
   name: 'OffsetCommitRequest',
   tsName: 'OffsetCommitRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GenerationIdOrMemberEpoch', key: 'generationIdOrMemberEpoch', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [7, 32767], nullableVersions: [7, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'RetentionTimeMs', key: 'retentionTimeMs', type: 'int64', versions: [2, 4], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetCommitRequestOffsetCommitRequestTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GenerationIdOrMemberEpoch', key: 'generationIdOrMemberEpoch', type: 'int32', versions: [1, 32767], ignorable: true, default: -1 },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [1, 32767], ignorable: true, default: "" },
+    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [7, 32767], nullableVersions: [7, 32767], default: null },
+    { name: 'RetentionTimeMs', key: 'retentionTimeMs', type: 'int64', versions: [2, 4], ignorable: true, default: -1n },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetCommitRequestOffsetCommitRequestTopic, versions: [0, 32767] },
   ],
 };
 const S_OffsetCommitResponseOffsetCommitResponsePartition: StructSchema = {
   name: 'OffsetCommitResponsePartition',
   tsName: 'OffsetCommitResponseOffsetCommitResponsePartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_OffsetCommitResponseOffsetCommitResponseTopic: StructSchema = {
   name: 'OffsetCommitResponseTopic',
   tsName: 'OffsetCommitResponseOffsetCommitResponseTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetCommitResponseOffsetCommitResponsePartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetCommitResponseOffsetCommitResponsePartition, versions: [0, 32767] },
   ],
 };
 const S_OffsetCommitResponse: StructSchema = {
   name: 'OffsetCommitResponse',
   tsName: 'OffsetCommitResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetCommitResponseOffsetCommitResponseTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [3, 32767], ignorable: true, default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetCommitResponseOffsetCommitResponseTopic, versions: [0, 32767] },
   ],
 };
 const S_OffsetDeleteRequestOffsetDeleteRequestPartition: StructSchema = {
   name: 'OffsetDeleteRequestPartition',
   tsName: 'OffsetDeleteRequestOffsetDeleteRequestPartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_OffsetDeleteRequestOffsetDeleteRequestTopic: StructSchema = {
   name: 'OffsetDeleteRequestTopic',
   tsName: 'OffsetDeleteRequestOffsetDeleteRequestTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetDeleteRequestOffsetDeleteRequestPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetDeleteRequestOffsetDeleteRequestPartition, versions: [0, 32767] },
   ],
 };
 const S_OffsetDeleteRequest: StructSchema = {
   name: 'OffsetDeleteRequest',
   tsName: 'OffsetDeleteRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetDeleteRequestOffsetDeleteRequestTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetDeleteRequestOffsetDeleteRequestTopic, versions: [0, 32767] },
   ],
 };
 const S_OffsetDeleteResponseOffsetDeleteResponsePartition: StructSchema = {
   name: 'OffsetDeleteResponsePartition',
   tsName: 'OffsetDeleteResponseOffsetDeleteResponsePartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_OffsetDeleteResponseOffsetDeleteResponseTopic: StructSchema = {
   name: 'OffsetDeleteResponseTopic',
   tsName: 'OffsetDeleteResponseOffsetDeleteResponseTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetDeleteResponseOffsetDeleteResponsePartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetDeleteResponseOffsetDeleteResponsePartition, versions: [0, 32767] },
   ],
 };
 const S_OffsetDeleteResponse: StructSchema = {
   name: 'OffsetDeleteResponse',
   tsName: 'OffsetDeleteResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetDeleteResponseOffsetDeleteResponseTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], ignorable: true, default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetDeleteResponseOffsetDeleteResponseTopic, versions: [0, 32767] },
   ],
 };
 const S_OffsetFetchRequestOffsetFetchRequestTopic: StructSchema = {
   name: 'OffsetFetchRequestTopic',
   tsName: 'OffsetFetchRequestOffsetFetchRequestTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [0, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 7], default: "" },
+    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [0, 7] },
   ],
 };
 const S_OffsetFetchRequestOffsetFetchRequestTopics: StructSchema = {
   name: 'OffsetFetchRequestTopics',
   tsName: 'OffsetFetchRequestOffsetFetchRequestTopics',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [8, 32767], default: "" },
+    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [8, 32767] },
   ],
 };
 const S_OffsetFetchRequestOffsetFetchRequestGroup: StructSchema = {
   name: 'OffsetFetchRequestGroup',
   tsName: 'OffsetFetchRequestOffsetFetchRequestGroup',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [9, 32767], nullableVersions: [9, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [9, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetFetchRequestOffsetFetchRequestTopics, versions: [8, 32767], nullableVersions: [8, 32767], taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [8, 32767], default: "" },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [9, 32767], nullableVersions: [9, 32767], ignorable: true, default: null },
+    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [9, 32767], ignorable: true, default: -1 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetFetchRequestOffsetFetchRequestTopics, versions: [8, 32767], nullableVersions: [8, 32767] },
   ],
 };
 const S_OffsetFetchRequest: StructSchema = {
   name: 'OffsetFetchRequest',
   tsName: 'OffsetFetchRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetFetchRequestOffsetFetchRequestTopic, versions: [0, 7], nullableVersions: [2, 7], taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_OffsetFetchRequestOffsetFetchRequestGroup, versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'RequireStable', key: 'requireStable', type: 'bool', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 7], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetFetchRequestOffsetFetchRequestTopic, versions: [0, 7], nullableVersions: [2, 7] },
+    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_OffsetFetchRequestOffsetFetchRequestGroup, versions: [8, 32767] },
+    { name: 'RequireStable', key: 'requireStable', type: 'bool', versions: [7, 32767], default: false },
   ],
 };
 const S_OffsetFetchResponseOffsetFetchResponsePartition: StructSchema = {
   name: 'OffsetFetchResponsePartition',
   tsName: 'OffsetFetchResponseOffsetFetchResponsePartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CommittedOffset', key: 'committedOffset', type: 'int64', versions: [0, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'CommittedLeaderEpoch', key: 'committedLeaderEpoch', type: 'int32', versions: [5, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'Metadata', key: 'metadata', type: 'string', versions: [0, 7], nullableVersions: [0, 7], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 7], default: 0 },
+    { name: 'CommittedOffset', key: 'committedOffset', type: 'int64', versions: [0, 7], default: 0n },
+    { name: 'CommittedLeaderEpoch', key: 'committedLeaderEpoch', type: 'int32', versions: [5, 7], ignorable: true, default: -1 },
+    { name: 'Metadata', key: 'metadata', type: 'string', versions: [0, 7], nullableVersions: [0, 7], default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 7], default: 0 },
   ],
 };
 const S_OffsetFetchResponseOffsetFetchResponseTopic: StructSchema = {
   name: 'OffsetFetchResponseTopic',
   tsName: 'OffsetFetchResponseOffsetFetchResponseTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponsePartition, versions: [0, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 7], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponsePartition, versions: [0, 7] },
   ],
 };
 const S_OffsetFetchResponseOffsetFetchResponsePartitions: StructSchema = {
   name: 'OffsetFetchResponsePartitions',
   tsName: 'OffsetFetchResponseOffsetFetchResponsePartitions',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CommittedOffset', key: 'committedOffset', type: 'int64', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'CommittedLeaderEpoch', key: 'committedLeaderEpoch', type: 'int32', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'Metadata', key: 'metadata', type: 'string', versions: [8, 32767], nullableVersions: [8, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [8, 32767], default: 0 },
+    { name: 'CommittedOffset', key: 'committedOffset', type: 'int64', versions: [8, 32767], default: 0n },
+    { name: 'CommittedLeaderEpoch', key: 'committedLeaderEpoch', type: 'int32', versions: [8, 32767], ignorable: true, default: -1 },
+    { name: 'Metadata', key: 'metadata', type: 'string', versions: [8, 32767], nullableVersions: [8, 32767], default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [8, 32767], default: 0 },
   ],
 };
 const S_OffsetFetchResponseOffsetFetchResponseTopics: StructSchema = {
   name: 'OffsetFetchResponseTopics',
   tsName: 'OffsetFetchResponseOffsetFetchResponseTopics',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponsePartitions, versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [8, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponsePartitions, versions: [8, 32767] },
   ],
 };
 const S_OffsetFetchResponseOffsetFetchResponseGroup: StructSchema = {
   name: 'OffsetFetchResponseGroup',
   tsName: 'OffsetFetchResponseOffsetFetchResponseGroup',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponseTopics, versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [8, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponseTopics, versions: [8, 32767] },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [8, 32767], default: 0 },
   ],
 };
 const S_OffsetFetchResponse: StructSchema = {
   name: 'OffsetFetchResponse',
   tsName: 'OffsetFetchResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponseTopic, versions: [0, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [2, 7], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponseGroup, versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [3, 32767], ignorable: true, default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponseTopic, versions: [0, 7] },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [2, 7], ignorable: true, default: 0 },
+    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_OffsetFetchResponseOffsetFetchResponseGroup, versions: [8, 32767] },
   ],
 };
 const S_OffsetForLeaderEpochRequestOffsetForLeaderPartition: StructSchema = {
   name: 'OffsetForLeaderPartition',
   tsName: 'OffsetForLeaderEpochRequestOffsetForLeaderPartition',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [2, 32767], ignorable: true, default: -1 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_OffsetForLeaderEpochRequestOffsetForLeaderTopic: StructSchema = {
   name: 'OffsetForLeaderTopic',
   tsName: 'OffsetForLeaderEpochRequestOffsetForLeaderTopic',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetForLeaderEpochRequestOffsetForLeaderPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetForLeaderEpochRequestOffsetForLeaderPartition, versions: [0, 32767] },
   ],
 };
 const S_OffsetForLeaderEpochRequest: StructSchema = {
   name: 'OffsetForLeaderEpochRequest',
   tsName: 'OffsetForLeaderEpochRequest',
   fields: [
-    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -2 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetForLeaderEpochRequestOffsetForLeaderTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ReplicaId', key: 'replicaId', type: 'int32', versions: [3, 32767], ignorable: true, default: -2 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetForLeaderEpochRequestOffsetForLeaderTopic, versions: [0, 32767] },
   ],
 };
 const S_OffsetForLeaderEpochResponseEpochEndOffset: StructSchema = {
   name: 'EpochEndOffset',
   tsName: 'OffsetForLeaderEpochResponseEpochEndOffset',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1n },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [1, 32767], ignorable: true, default: -1 },
+    { name: 'EndOffset', key: 'endOffset', type: 'int64', versions: [0, 32767], default: -1n },
   ],
 };
 const S_OffsetForLeaderEpochResponseOffsetForLeaderTopicResult: StructSchema = {
   name: 'OffsetForLeaderTopicResult',
   tsName: 'OffsetForLeaderEpochResponseOffsetForLeaderTopicResult',
   fields: [
-    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetForLeaderEpochResponseEpochEndOffset, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Topic', key: 'topic', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_OffsetForLeaderEpochResponseEpochEndOffset, versions: [0, 32767] },
   ],
 };
 const S_OffsetForLeaderEpochResponse: StructSchema = {
   name: 'OffsetForLeaderEpochResponse',
   tsName: 'OffsetForLeaderEpochResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetForLeaderEpochResponseOffsetForLeaderTopicResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [2, 32767], ignorable: true, default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_OffsetForLeaderEpochResponseOffsetForLeaderTopicResult, versions: [0, 32767] },
   ],
 };
 const S_ProduceRequestPartitionProduceData: StructSchema = {
   name: 'PartitionProduceData',
   tsName: 'ProduceRequestPartitionProduceData',
   fields: [
-    { name: 'Index', key: 'index', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Records', key: 'records', type: 'records', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'Index', key: 'index', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Records', key: 'records', type: 'records', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_ProduceRequestTopicProduceData: StructSchema = {
   name: 'TopicProduceData',
   tsName: 'ProduceRequestTopicProduceData',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionData', key: 'partitionData', type: 'array', element: 'struct', struct: S_ProduceRequestPartitionProduceData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionData', key: 'partitionData', type: 'array', element: 'struct', struct: S_ProduceRequestPartitionProduceData, versions: [0, 32767] },
   ],
 };
 const S_ProduceRequest: StructSchema = {
   name: 'ProduceRequest',
   tsName: 'ProduceRequest',
   fields: [
-    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'Acks', key: 'acks', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'TopicData', key: 'topicData', type: 'array', element: 'struct', struct: S_ProduceRequestTopicProduceData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], default: null },
+    { name: 'Acks', key: 'acks', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'TimeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'TopicData', key: 'topicData', type: 'array', element: 'struct', struct: S_ProduceRequestTopicProduceData, versions: [0, 32767] },
   ],
 };
 const S_ProduceResponseBatchIndexAndErrorMessage: StructSchema = {
   name: 'BatchIndexAndErrorMessage',
   tsName: 'ProduceResponseBatchIndexAndErrorMessage',
   fields: [
-    { name: 'BatchIndex', key: 'batchIndex', type: 'int32', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BatchIndexErrorMessage', key: 'batchIndexErrorMessage', type: 'string', versions: [8, 32767], nullableVersions: [8, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'BatchIndex', key: 'batchIndex', type: 'int32', versions: [8, 32767], default: 0 },
+    { name: 'BatchIndexErrorMessage', key: 'batchIndexErrorMessage', type: 'string', versions: [8, 32767], nullableVersions: [8, 32767], default: null },
   ],
 };
 const S_ProduceResponseLeaderIdAndEpoch: StructSchema = {
   name: 'LeaderIdAndEpoch',
   tsName: 'ProduceResponseLeaderIdAndEpoch',
   fields: [
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [10, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [10, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [10, 32767], default: -1 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [10, 32767], default: -1 },
   ],
 };
 const S_ProduceResponsePartitionProduceResponse: StructSchema = {
   name: 'PartitionProduceResponse',
   tsName: 'ProduceResponsePartitionProduceResponse',
   fields: [
-    { name: 'Index', key: 'index', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BaseOffset', key: 'baseOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'LogAppendTimeMs', key: 'logAppendTimeMs', type: 'int64', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'LogStartOffset', key: 'logStartOffset', type: 'int64', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'RecordErrors', key: 'recordErrors', type: 'array', element: 'struct', struct: S_ProduceResponseBatchIndexAndErrorMessage, versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [8, 32767], nullableVersions: [8, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_ProduceResponseLeaderIdAndEpoch, versions: [10, 32767], nullableVersions: null, taggedVersions: [10, 32767], tag: 0, ignorable: false, default: undefined },
+    { name: 'Index', key: 'index', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'BaseOffset', key: 'baseOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'LogAppendTimeMs', key: 'logAppendTimeMs', type: 'int64', versions: [2, 32767], ignorable: true, default: -1n },
+    { name: 'LogStartOffset', key: 'logStartOffset', type: 'int64', versions: [5, 32767], ignorable: true, default: -1n },
+    { name: 'RecordErrors', key: 'recordErrors', type: 'array', element: 'struct', struct: S_ProduceResponseBatchIndexAndErrorMessage, versions: [8, 32767], ignorable: true },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [8, 32767], nullableVersions: [8, 32767], ignorable: true, default: null },
+    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_ProduceResponseLeaderIdAndEpoch, versions: [10, 32767], taggedVersions: [10, 32767], tag: 0 },
   ],
 };
 const S_ProduceResponseTopicProduceResponse: StructSchema = {
   name: 'TopicProduceResponse',
   tsName: 'ProduceResponseTopicProduceResponse',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionResponses', key: 'partitionResponses', type: 'array', element: 'struct', struct: S_ProduceResponsePartitionProduceResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionResponses', key: 'partitionResponses', type: 'array', element: 'struct', struct: S_ProduceResponsePartitionProduceResponse, versions: [0, 32767] },
   ],
 };
 const S_ProduceResponseNodeEndpoint: StructSchema = {
   name: 'NodeEndpoint',
   tsName: 'ProduceResponseNodeEndpoint',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [10, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [10, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [10, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Rack', key: 'rack', type: 'string', versions: [10, 32767], nullableVersions: [10, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [10, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [10, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [10, 32767], default: 0 },
+    { name: 'Rack', key: 'rack', type: 'string', versions: [10, 32767], nullableVersions: [10, 32767], default: null },
   ],
 };
 const S_ProduceResponse: StructSchema = {
   name: 'ProduceResponse',
   tsName: 'ProduceResponse',
   fields: [
-    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_ProduceResponseTopicProduceResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_ProduceResponseNodeEndpoint, versions: [10, 32767], nullableVersions: null, taggedVersions: [10, 32767], tag: 0, ignorable: false, default: undefined },
+    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_ProduceResponseTopicProduceResponse, versions: [0, 32767] },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_ProduceResponseNodeEndpoint, versions: [10, 32767], taggedVersions: [10, 32767], tag: 0 },
   ],
 };
 const S_PushTelemetryRequest: StructSchema = {
   name: 'PushTelemetryRequest',
   tsName: 'PushTelemetryRequest',
   fields: [
-    { name: 'ClientInstanceId', key: 'clientInstanceId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'SubscriptionId', key: 'subscriptionId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Terminating', key: 'terminating', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'CompressionType', key: 'compressionType', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Metrics', key: 'metrics', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ClientInstanceId', key: 'clientInstanceId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'SubscriptionId', key: 'subscriptionId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Terminating', key: 'terminating', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'CompressionType', key: 'compressionType', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'Metrics', key: 'metrics', type: 'bytes', versions: [0, 32767] },
   ],
 };
 const S_PushTelemetryResponse: StructSchema = {
   name: 'PushTelemetryResponse',
   tsName: 'PushTelemetryResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ReadShareGroupStateRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'ReadShareGroupStateRequestPartitionData',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ReadShareGroupStateRequestReadStateData: StructSchema = {
   name: 'ReadStateData',
   tsName: 'ReadShareGroupStateRequestReadStateData',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ReadShareGroupStateRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ReadShareGroupStateRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_ReadShareGroupStateRequest: StructSchema = {
   name: 'ReadShareGroupStateRequest',
   tsName: 'ReadShareGroupStateRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ReadShareGroupStateRequestReadStateData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ReadShareGroupStateRequestReadStateData, versions: [0, 32767] },
   ],
 };
 const S_ReadShareGroupStateResponseStateBatch: StructSchema = {
   name: 'StateBatch',
   tsName: 'ReadShareGroupStateResponseStateBatch',
   fields: [
-    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'DeliveryState', key: 'deliveryState', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'DeliveryCount', key: 'deliveryCount', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'DeliveryState', key: 'deliveryState', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'DeliveryCount', key: 'deliveryCount', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ReadShareGroupStateResponsePartitionResult: StructSchema = {
   name: 'PartitionResult',
   tsName: 'ReadShareGroupStateResponsePartitionResult',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'StateEpoch', key: 'stateEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'StartOffset', key: 'startOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'StateBatches', key: 'stateBatches', type: 'array', element: 'struct', struct: S_ReadShareGroupStateResponseStateBatch, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'StateEpoch', key: 'stateEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'StartOffset', key: 'startOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'StateBatches', key: 'stateBatches', type: 'array', element: 'struct', struct: S_ReadShareGroupStateResponseStateBatch, versions: [0, 32767] },
   ],
 };
 const S_ReadShareGroupStateResponseReadStateResult: StructSchema = {
   name: 'ReadStateResult',
   tsName: 'ReadShareGroupStateResponseReadStateResult',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ReadShareGroupStateResponsePartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ReadShareGroupStateResponsePartitionResult, versions: [0, 32767] },
   ],
 };
 const S_ReadShareGroupStateResponse: StructSchema = {
   name: 'ReadShareGroupStateResponse',
   tsName: 'ReadShareGroupStateResponse',
   fields: [
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_ReadShareGroupStateResponseReadStateResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_ReadShareGroupStateResponseReadStateResult, versions: [0, 32767] },
   ],
 };
 const S_ReadShareGroupStateSummaryRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'ReadShareGroupStateSummaryRequestPartitionData',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ReadShareGroupStateSummaryRequestReadStateSummaryData: StructSchema = {
   name: 'ReadStateSummaryData',
   tsName: 'ReadShareGroupStateSummaryRequestReadStateSummaryData',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ReadShareGroupStateSummaryRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ReadShareGroupStateSummaryRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_ReadShareGroupStateSummaryRequest: StructSchema = {
   name: 'ReadShareGroupStateSummaryRequest',
   tsName: 'ReadShareGroupStateSummaryRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ReadShareGroupStateSummaryRequestReadStateSummaryData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ReadShareGroupStateSummaryRequestReadStateSummaryData, versions: [0, 32767] },
   ],
 };
 const S_ReadShareGroupStateSummaryResponsePartitionResult: StructSchema = {
   name: 'PartitionResult',
   tsName: 'ReadShareGroupStateSummaryResponsePartitionResult',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'StateEpoch', key: 'stateEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'StartOffset', key: 'startOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'StateEpoch', key: 'stateEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'StartOffset', key: 'startOffset', type: 'int64', versions: [0, 32767], default: 0n },
   ],
 };
 const S_ReadShareGroupStateSummaryResponseReadStateSummaryResult: StructSchema = {
   name: 'ReadStateSummaryResult',
   tsName: 'ReadShareGroupStateSummaryResponseReadStateSummaryResult',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ReadShareGroupStateSummaryResponsePartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ReadShareGroupStateSummaryResponsePartitionResult, versions: [0, 32767] },
   ],
 };
 const S_ReadShareGroupStateSummaryResponse: StructSchema = {
   name: 'ReadShareGroupStateSummaryResponse',
   tsName: 'ReadShareGroupStateSummaryResponse',
   fields: [
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_ReadShareGroupStateSummaryResponseReadStateSummaryResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_ReadShareGroupStateSummaryResponseReadStateSummaryResult, versions: [0, 32767] },
   ],
 };
 const S_RemoveRaftVoterRequest: StructSchema = {
   name: 'RemoveRaftVoterRequest',
   tsName: 'RemoveRaftVoterRequest',
   fields: [
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
   ],
 };
 const S_RemoveRaftVoterResponse: StructSchema = {
   name: 'RemoveRaftVoterResponse',
   tsName: 'RemoveRaftVoterResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: true, default: "" },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], ignorable: true, default: "" },
   ],
 };
 const S_RenewDelegationTokenRequest: StructSchema = {
   name: 'RenewDelegationTokenRequest',
   tsName: 'RenewDelegationTokenRequest',
   fields: [
-    { name: 'Hmac', key: 'hmac', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'RenewPeriodMs', key: 'renewPeriodMs', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
+    { name: 'Hmac', key: 'hmac', type: 'bytes', versions: [0, 32767] },
+    { name: 'RenewPeriodMs', key: 'renewPeriodMs', type: 'int64', versions: [0, 32767], default: 0n },
   ],
 };
 const S_RenewDelegationTokenResponse: StructSchema = {
   name: 'RenewDelegationTokenResponse',
   tsName: 'RenewDelegationTokenResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ExpiryTimestampMs', key: 'expiryTimestampMs', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ExpiryTimestampMs', key: 'expiryTimestampMs', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_RequestHeader: StructSchema = {
   name: 'RequestHeader',
   tsName: 'RequestHeader',
   fields: [
-    { name: 'RequestApiKey', key: 'requestApiKey', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'RequestApiVersion', key: 'requestApiVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CorrelationId', key: 'correlationId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ClientId', key: 'clientId', type: 'string', versions: [1, 32767], nullableVersions: [1, 32767], taggedVersions: null, tag: null, ignorable: true, default: "", flexibleVersions: null },
+    { name: 'RequestApiKey', key: 'requestApiKey', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'RequestApiVersion', key: 'requestApiVersion', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'CorrelationId', key: 'correlationId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ClientId', key: 'clientId', type: 'string', versions: [1, 32767], nullableVersions: [1, 32767], ignorable: true, default: "", flexibleVersions: null },
   ],
 };
 const S_ResponseHeader: StructSchema = {
   name: 'ResponseHeader',
   tsName: 'ResponseHeader',
   fields: [
-    { name: 'CorrelationId', key: 'correlationId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'CorrelationId', key: 'correlationId', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_SaslAuthenticateRequest: StructSchema = {
   name: 'SaslAuthenticateRequest',
   tsName: 'SaslAuthenticateRequest',
   fields: [
-    { name: 'AuthBytes', key: 'authBytes', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'AuthBytes', key: 'authBytes', type: 'bytes', versions: [0, 32767] },
   ],
 };
 const S_SaslAuthenticateResponse: StructSchema = {
   name: 'SaslAuthenticateResponse',
   tsName: 'SaslAuthenticateResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'AuthBytes', key: 'authBytes', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'SessionLifetimeMs', key: 'sessionLifetimeMs', type: 'int64', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0n },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'AuthBytes', key: 'authBytes', type: 'bytes', versions: [0, 32767] },
+    { name: 'SessionLifetimeMs', key: 'sessionLifetimeMs', type: 'int64', versions: [1, 32767], ignorable: true, default: 0n },
   ],
 };
 const S_SaslHandshakeRequest: StructSchema = {
   name: 'SaslHandshakeRequest',
   tsName: 'SaslHandshakeRequest',
   fields: [
-    { name: 'Mechanism', key: 'mechanism', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'Mechanism', key: 'mechanism', type: 'string', versions: [0, 32767], default: "" },
   ],
 };
 const S_SaslHandshakeResponse: StructSchema = {
   name: 'SaslHandshakeResponse',
   tsName: 'SaslHandshakeResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Mechanisms', key: 'mechanisms', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Mechanisms', key: 'mechanisms', type: 'array', element: 'string', versions: [0, 32767] },
   ],
 };
 const S_ShareAcknowledgeRequestAcknowledgementBatch: StructSchema = {
   name: 'AcknowledgementBatch',
   tsName: 'ShareAcknowledgeRequestAcknowledgementBatch',
   fields: [
-    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'AcknowledgeTypes', key: 'acknowledgeTypes', type: 'array', element: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'AcknowledgeTypes', key: 'acknowledgeTypes', type: 'array', element: 'int8', versions: [0, 32767] },
   ],
 };
 const S_ShareAcknowledgeRequestAcknowledgePartition: StructSchema = {
   name: 'AcknowledgePartition',
   tsName: 'ShareAcknowledgeRequestAcknowledgePartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'AcknowledgementBatches', key: 'acknowledgementBatches', type: 'array', element: 'struct', struct: S_ShareAcknowledgeRequestAcknowledgementBatch, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'AcknowledgementBatches', key: 'acknowledgementBatches', type: 'array', element: 'struct', struct: S_ShareAcknowledgeRequestAcknowledgementBatch, versions: [0, 32767] },
   ],
 };
 const S_ShareAcknowledgeRequestAcknowledgeTopic: StructSchema = {
   name: 'AcknowledgeTopic',
   tsName: 'ShareAcknowledgeRequestAcknowledgeTopic',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ShareAcknowledgeRequestAcknowledgePartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ShareAcknowledgeRequestAcknowledgePartition, versions: [0, 32767] },
   ],
 };
 const S_ShareAcknowledgeRequest: StructSchema = {
   name: 'ShareAcknowledgeRequest',
   tsName: 'ShareAcknowledgeRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ShareSessionEpoch', key: 'shareSessionEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ShareAcknowledgeRequestAcknowledgeTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'ShareSessionEpoch', key: 'shareSessionEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ShareAcknowledgeRequestAcknowledgeTopic, versions: [0, 32767] },
   ],
 };
 const S_ShareAcknowledgeResponseLeaderIdAndEpoch: StructSchema = {
   name: 'LeaderIdAndEpoch',
   tsName: 'ShareAcknowledgeResponseLeaderIdAndEpoch',
   fields: [
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ShareAcknowledgeResponsePartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'ShareAcknowledgeResponsePartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_ShareAcknowledgeResponseLeaderIdAndEpoch, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_ShareAcknowledgeResponseLeaderIdAndEpoch, versions: [0, 32767] },
   ],
 };
 const S_ShareAcknowledgeResponseShareAcknowledgeTopicResponse: StructSchema = {
   name: 'ShareAcknowledgeTopicResponse',
   tsName: 'ShareAcknowledgeResponseShareAcknowledgeTopicResponse',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ShareAcknowledgeResponsePartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ShareAcknowledgeResponsePartitionData, versions: [0, 32767] },
   ],
 };
 const S_ShareAcknowledgeResponseNodeEndpoint: StructSchema = {
   name: 'NodeEndpoint',
   tsName: 'ShareAcknowledgeResponseNodeEndpoint',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Rack', key: 'rack', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Rack', key: 'rack', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_ShareAcknowledgeResponse: StructSchema = {
   name: 'ShareAcknowledgeResponse',
   tsName: 'ShareAcknowledgeResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_ShareAcknowledgeResponseShareAcknowledgeTopicResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_ShareAcknowledgeResponseNodeEndpoint, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_ShareAcknowledgeResponseShareAcknowledgeTopicResponse, versions: [0, 32767] },
+    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_ShareAcknowledgeResponseNodeEndpoint, versions: [0, 32767] },
   ],
 };
 const S_ShareFetchRequestAcknowledgementBatch: StructSchema = {
   name: 'AcknowledgementBatch',
   tsName: 'ShareFetchRequestAcknowledgementBatch',
   fields: [
-    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'AcknowledgeTypes', key: 'acknowledgeTypes', type: 'array', element: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'AcknowledgeTypes', key: 'acknowledgeTypes', type: 'array', element: 'int8', versions: [0, 32767] },
   ],
 };
 const S_ShareFetchRequestFetchPartition: StructSchema = {
   name: 'FetchPartition',
   tsName: 'ShareFetchRequestFetchPartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PartitionMaxBytes', key: 'partitionMaxBytes', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'AcknowledgementBatches', key: 'acknowledgementBatches', type: 'array', element: 'struct', struct: S_ShareFetchRequestAcknowledgementBatch, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'PartitionMaxBytes', key: 'partitionMaxBytes', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'AcknowledgementBatches', key: 'acknowledgementBatches', type: 'array', element: 'struct', struct: S_ShareFetchRequestAcknowledgementBatch, versions: [0, 32767] },
   ],
 };
 const S_ShareFetchRequestFetchTopic: StructSchema = {
   name: 'FetchTopic',
   tsName: 'ShareFetchRequestFetchTopic',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ShareFetchRequestFetchPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ShareFetchRequestFetchPartition, versions: [0, 32767] },
   ],
 };
 const S_ShareFetchRequestForgottenTopic: StructSchema = {
   name: 'ForgottenTopic',
   tsName: 'ShareFetchRequestForgottenTopic',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ShareFetchRequest: StructSchema = {
   name: 'ShareFetchRequest',
   tsName: 'ShareFetchRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ShareSessionEpoch', key: 'shareSessionEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MaxWaitMs', key: 'maxWaitMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MinBytes', key: 'minBytes', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MaxBytes', key: 'maxBytes', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 2147483647 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ShareFetchRequestFetchTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ForgottenTopicsData', key: 'forgottenTopicsData', type: 'array', element: 'struct', struct: S_ShareFetchRequestForgottenTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'ShareSessionEpoch', key: 'shareSessionEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'MaxWaitMs', key: 'maxWaitMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'MinBytes', key: 'minBytes', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'MaxBytes', key: 'maxBytes', type: 'int32', versions: [0, 32767], default: 2147483647 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_ShareFetchRequestFetchTopic, versions: [0, 32767] },
+    { name: 'ForgottenTopicsData', key: 'forgottenTopicsData', type: 'array', element: 'struct', struct: S_ShareFetchRequestForgottenTopic, versions: [0, 32767] },
   ],
 };
 const S_ShareFetchResponseLeaderIdAndEpoch: StructSchema = {
   name: 'LeaderIdAndEpoch',
   tsName: 'ShareFetchResponseLeaderIdAndEpoch',
   fields: [
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ShareFetchResponseAcquiredRecords: StructSchema = {
   name: 'AcquiredRecords',
   tsName: 'ShareFetchResponseAcquiredRecords',
   fields: [
-    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'DeliveryCount', key: 'deliveryCount', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'DeliveryCount', key: 'deliveryCount', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_ShareFetchResponsePartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'ShareFetchResponsePartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'AcknowledgeErrorCode', key: 'acknowledgeErrorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'AcknowledgeErrorMessage', key: 'acknowledgeErrorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_ShareFetchResponseLeaderIdAndEpoch, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Records', key: 'records', type: 'records', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'AcquiredRecords', key: 'acquiredRecords', type: 'array', element: 'struct', struct: S_ShareFetchResponseAcquiredRecords, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'AcknowledgeErrorCode', key: 'acknowledgeErrorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'AcknowledgeErrorMessage', key: 'acknowledgeErrorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_ShareFetchResponseLeaderIdAndEpoch, versions: [0, 32767] },
+    { name: 'Records', key: 'records', type: 'records', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'AcquiredRecords', key: 'acquiredRecords', type: 'array', element: 'struct', struct: S_ShareFetchResponseAcquiredRecords, versions: [0, 32767] },
   ],
 };
 const S_ShareFetchResponseShareFetchableTopicResponse: StructSchema = {
   name: 'ShareFetchableTopicResponse',
   tsName: 'ShareFetchResponseShareFetchableTopicResponse',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ShareFetchResponsePartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_ShareFetchResponsePartitionData, versions: [0, 32767] },
   ],
 };
 const S_ShareFetchResponseNodeEndpoint: StructSchema = {
   name: 'NodeEndpoint',
   tsName: 'ShareFetchResponseNodeEndpoint',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Rack', key: 'rack', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Rack', key: 'rack', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_ShareFetchResponse: StructSchema = {
   name: 'ShareFetchResponse',
   tsName: 'ShareFetchResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_ShareFetchResponseShareFetchableTopicResponse, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_ShareFetchResponseNodeEndpoint, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'Responses', key: 'responses', type: 'array', element: 'struct', struct: S_ShareFetchResponseShareFetchableTopicResponse, versions: [0, 32767] },
+    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_ShareFetchResponseNodeEndpoint, versions: [0, 32767] },
   ],
 };
 const S_ShareGroupDescribeRequest: StructSchema = {
   name: 'ShareGroupDescribeRequest',
   tsName: 'ShareGroupDescribeRequest',
   fields: [
-    { name: 'GroupIds', key: 'groupIds', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'IncludeAuthorizedOperations', key: 'includeAuthorizedOperations', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'GroupIds', key: 'groupIds', type: 'array', element: 'string', versions: [0, 32767] },
+    { name: 'IncludeAuthorizedOperations', key: 'includeAuthorizedOperations', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_ShareGroupDescribeResponseTopicPartitions: StructSchema = {
   name: 'TopicPartitions',
   tsName: 'ShareGroupDescribeResponseTopicPartitions',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ShareGroupDescribeResponseAssignment: StructSchema = {
   name: 'Assignment',
   tsName: 'ShareGroupDescribeResponseAssignment',
   fields: [
-    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ShareGroupDescribeResponseTopicPartitions, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ShareGroupDescribeResponseTopicPartitions, versions: [0, 32767] },
   ],
 };
 const S_ShareGroupDescribeResponseMember: StructSchema = {
   name: 'Member',
   tsName: 'ShareGroupDescribeResponseMember',
   fields: [
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'RackId', key: 'rackId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ClientId', key: 'clientId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ClientHost', key: 'clientHost', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'SubscribedTopicNames', key: 'subscribedTopicNames', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Assignment', key: 'assignment', type: 'struct', struct: S_ShareGroupDescribeResponseAssignment, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'RackId', key: 'rackId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ClientId', key: 'clientId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ClientHost', key: 'clientHost', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'SubscribedTopicNames', key: 'subscribedTopicNames', type: 'array', element: 'string', versions: [0, 32767] },
+    { name: 'Assignment', key: 'assignment', type: 'struct', struct: S_ShareGroupDescribeResponseAssignment, versions: [0, 32767] },
   ],
 };
 const S_ShareGroupDescribeResponseDescribedGroup: StructSchema = {
   name: 'DescribedGroup',
   tsName: 'ShareGroupDescribeResponseDescribedGroup',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupState', key: 'groupState', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupEpoch', key: 'groupEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'AssignmentEpoch', key: 'assignmentEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'AssignorName', key: 'assignorName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_ShareGroupDescribeResponseMember, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'AuthorizedOperations', key: 'authorizedOperations', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -2147483648 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupState', key: 'groupState', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupEpoch', key: 'groupEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'AssignmentEpoch', key: 'assignmentEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'AssignorName', key: 'assignorName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Members', key: 'members', type: 'array', element: 'struct', struct: S_ShareGroupDescribeResponseMember, versions: [0, 32767] },
+    { name: 'AuthorizedOperations', key: 'authorizedOperations', type: 'int32', versions: [0, 32767], default: -2147483648 },
   ],
 };
 const S_ShareGroupDescribeResponse: StructSchema = {
   name: 'ShareGroupDescribeResponse',
   tsName: 'ShareGroupDescribeResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_ShareGroupDescribeResponseDescribedGroup, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Groups', key: 'groups', type: 'array', element: 'struct', struct: S_ShareGroupDescribeResponseDescribedGroup, versions: [0, 32767] },
   ],
 };
 const S_ShareGroupHeartbeatRequest: StructSchema = {
   name: 'ShareGroupHeartbeatRequest',
   tsName: 'ShareGroupHeartbeatRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'RackId', key: 'rackId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'SubscribedTopicNames', key: 'subscribedTopicNames', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'RackId', key: 'rackId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'SubscribedTopicNames', key: 'subscribedTopicNames', type: 'array', element: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_ShareGroupHeartbeatResponseTopicPartitions: StructSchema = {
   name: 'TopicPartitions',
   tsName: 'ShareGroupHeartbeatResponseTopicPartitions',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_ShareGroupHeartbeatResponseAssignment: StructSchema = {
   name: 'Assignment',
   tsName: 'ShareGroupHeartbeatResponseAssignment',
   fields: [
-    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ShareGroupHeartbeatResponseTopicPartitions, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicPartitions', key: 'topicPartitions', type: 'array', element: 'struct', struct: S_ShareGroupHeartbeatResponseTopicPartitions, versions: [0, 32767] },
   ],
 };
 const S_ShareGroupHeartbeatResponse: StructSchema = {
   name: 'ShareGroupHeartbeatResponse',
   tsName: 'ShareGroupHeartbeatResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'HeartbeatIntervalMs', key: 'heartbeatIntervalMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Assignment', key: 'assignment', type: 'struct', struct: S_ShareGroupHeartbeatResponseAssignment, versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'MemberEpoch', key: 'memberEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'HeartbeatIntervalMs', key: 'heartbeatIntervalMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Assignment', key: 'assignment', type: 'struct', struct: S_ShareGroupHeartbeatResponseAssignment, versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_SnapshotFooterRecord: StructSchema = {
   name: 'SnapshotFooterRecord',
   tsName: 'SnapshotFooterRecord',
   fields: [
-    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_SnapshotHeaderRecord: StructSchema = {
   name: 'SnapshotHeaderRecord',
   tsName: 'SnapshotHeaderRecord',
   fields: [
-    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LastContainedLogTimestamp', key: 'lastContainedLogTimestamp', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
+    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'LastContainedLogTimestamp', key: 'lastContainedLogTimestamp', type: 'int64', versions: [0, 32767], default: 0n },
   ],
 };
 const S_StopReplicaRequestStopReplicaPartitionV0: StructSchema = {
   name: 'StopReplicaPartitionV0',
   tsName: 'StopReplicaRequestStopReplicaPartitionV0',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 0], default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 0], default: 0 },
   ],
 };
 const S_StopReplicaRequestStopReplicaTopicV1: StructSchema = {
   name: 'StopReplicaTopicV1',
   tsName: 'StopReplicaRequestStopReplicaTopicV1',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [1, 2], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [1, 2], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [1, 2], default: "" },
+    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [1, 2] },
   ],
 };
 const S_StopReplicaRequestStopReplicaPartitionState: StructSchema = {
   name: 'StopReplicaPartitionState',
   tsName: 'StopReplicaRequestStopReplicaPartitionState',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'DeletePartition', key: 'deletePartition', type: 'bool', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [3, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [3, 32767], default: -1 },
+    { name: 'DeletePartition', key: 'deletePartition', type: 'bool', versions: [3, 32767], default: false },
   ],
 };
 const S_StopReplicaRequestStopReplicaTopicState: StructSchema = {
   name: 'StopReplicaTopicState',
   tsName: 'StopReplicaRequestStopReplicaTopicState',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionStates', key: 'partitionStates', type: 'array', element: 'struct', struct: S_StopReplicaRequestStopReplicaPartitionState, versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'PartitionStates', key: 'partitionStates', type: 'array', element: 'struct', struct: S_StopReplicaRequestStopReplicaPartitionState, versions: [3, 32767] },
   ],
 };
 const S_StopReplicaRequest: StructSchema = {
   name: 'StopReplicaRequest',
   tsName: 'StopReplicaRequest',
   fields: [
-    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'isKRaftController', key: 'isKRaftController', type: 'bool', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'DeletePartitions', key: 'deletePartitions', type: 'bool', versions: [0, 2], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'UngroupedPartitions', key: 'ungroupedPartitions', type: 'array', element: 'struct', struct: S_StopReplicaRequestStopReplicaPartitionV0, versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_StopReplicaRequestStopReplicaTopicV1, versions: [1, 2], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TopicStates', key: 'topicStates', type: 'array', element: 'struct', struct: S_StopReplicaRequestStopReplicaTopicState, versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'isKRaftController', key: 'isKRaftController', type: 'bool', versions: [4, 32767], default: false },
+    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [1, 32767], ignorable: true, default: -1n },
+    { name: 'DeletePartitions', key: 'deletePartitions', type: 'bool', versions: [0, 2], default: false },
+    { name: 'UngroupedPartitions', key: 'ungroupedPartitions', type: 'array', element: 'struct', struct: S_StopReplicaRequestStopReplicaPartitionV0, versions: [0, 0] },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_StopReplicaRequestStopReplicaTopicV1, versions: [1, 2] },
+    { name: 'TopicStates', key: 'topicStates', type: 'array', element: 'struct', struct: S_StopReplicaRequestStopReplicaTopicState, versions: [3, 32767] },
   ],
 };
 const S_StopReplicaResponseStopReplicaPartitionError: StructSchema = {
   name: 'StopReplicaPartitionError',
   tsName: 'StopReplicaResponseStopReplicaPartitionError',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_StopReplicaResponse: StructSchema = {
   name: 'StopReplicaResponse',
   tsName: 'StopReplicaResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'PartitionErrors', key: 'partitionErrors', type: 'array', element: 'struct', struct: S_StopReplicaResponseStopReplicaPartitionError, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'PartitionErrors', key: 'partitionErrors', type: 'array', element: 'struct', struct: S_StopReplicaResponseStopReplicaPartitionError, versions: [0, 32767] },
   ],
 };
 const S_SyncGroupRequestSyncGroupRequestAssignment: StructSchema = {
   name: 'SyncGroupRequestAssignment',
   tsName: 'SyncGroupRequestSyncGroupRequestAssignment',
   fields: [
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Assignment', key: 'assignment', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Assignment', key: 'assignment', type: 'bytes', versions: [0, 32767] },
   ],
 };
 const S_SyncGroupRequest: StructSchema = {
   name: 'SyncGroupRequest',
   tsName: 'SyncGroupRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'ProtocolName', key: 'protocolName', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'Assignments', key: 'assignments', type: 'array', element: 'struct', struct: S_SyncGroupRequestSyncGroupRequestAssignment, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], default: null },
+    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], ignorable: true, default: null },
+    { name: 'ProtocolName', key: 'protocolName', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], ignorable: true, default: null },
+    { name: 'Assignments', key: 'assignments', type: 'array', element: 'struct', struct: S_SyncGroupRequestSyncGroupRequestAssignment, versions: [0, 32767] },
   ],
 };
 const S_SyncGroupResponse: StructSchema = {
   name: 'SyncGroupResponse',
   tsName: 'SyncGroupResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'ProtocolName', key: 'protocolName', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], taggedVersions: null, tag: null, ignorable: true, default: null },
-    { name: 'Assignment', key: 'assignment', type: 'bytes', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [1, 32767], ignorable: true, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ProtocolType', key: 'protocolType', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], ignorable: true, default: null },
+    { name: 'ProtocolName', key: 'protocolName', type: 'string', versions: [5, 32767], nullableVersions: [5, 32767], ignorable: true, default: null },
+    { name: 'Assignment', key: 'assignment', type: 'bytes', versions: [0, 32767] },
   ],
 };
 const S_TxnOffsetCommitRequestTxnOffsetCommitRequestPartition: StructSchema = {
   name: 'TxnOffsetCommitRequestPartition',
   tsName: 'TxnOffsetCommitRequestTxnOffsetCommitRequestPartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CommittedOffset', key: 'committedOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'CommittedLeaderEpoch', key: 'committedLeaderEpoch', type: 'int32', versions: [2, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'CommittedMetadata', key: 'committedMetadata', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CommittedOffset', key: 'committedOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'CommittedLeaderEpoch', key: 'committedLeaderEpoch', type: 'int32', versions: [2, 32767], ignorable: true, default: -1 },
+    { name: 'CommittedMetadata', key: 'committedMetadata', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_TxnOffsetCommitRequestTxnOffsetCommitRequestTopic: StructSchema = {
   name: 'TxnOffsetCommitRequestTopic',
   tsName: 'TxnOffsetCommitRequestTxnOffsetCommitRequestTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_TxnOffsetCommitRequestTxnOffsetCommitRequestPartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_TxnOffsetCommitRequestTxnOffsetCommitRequestPartition, versions: [0, 32767] },
   ],
 };
 const S_TxnOffsetCommitRequest: StructSchema = {
   name: 'TxnOffsetCommitRequest',
   tsName: 'TxnOffsetCommitRequest',
   fields: [
-    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'MemberId', key: 'memberId', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_TxnOffsetCommitRequestTxnOffsetCommitRequestTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TransactionalId', key: 'transactionalId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'GenerationId', key: 'generationId', type: 'int32', versions: [3, 32767], default: -1 },
+    { name: 'MemberId', key: 'memberId', type: 'string', versions: [3, 32767], default: "" },
+    { name: 'GroupInstanceId', key: 'groupInstanceId', type: 'string', versions: [3, 32767], nullableVersions: [3, 32767], default: null },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_TxnOffsetCommitRequestTxnOffsetCommitRequestTopic, versions: [0, 32767] },
   ],
 };
 const S_TxnOffsetCommitResponseTxnOffsetCommitResponsePartition: StructSchema = {
   name: 'TxnOffsetCommitResponsePartition',
   tsName: 'TxnOffsetCommitResponseTxnOffsetCommitResponsePartition',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_TxnOffsetCommitResponseTxnOffsetCommitResponseTopic: StructSchema = {
   name: 'TxnOffsetCommitResponseTopic',
   tsName: 'TxnOffsetCommitResponseTxnOffsetCommitResponseTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_TxnOffsetCommitResponseTxnOffsetCommitResponsePartition, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_TxnOffsetCommitResponseTxnOffsetCommitResponsePartition, versions: [0, 32767] },
   ],
 };
 const S_TxnOffsetCommitResponse: StructSchema = {
   name: 'TxnOffsetCommitResponse',
   tsName: 'TxnOffsetCommitResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_TxnOffsetCommitResponseTxnOffsetCommitResponseTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_TxnOffsetCommitResponseTxnOffsetCommitResponseTopic, versions: [0, 32767] },
   ],
 };
 const S_UnregisterBrokerRequest: StructSchema = {
   name: 'UnregisterBrokerRequest',
   tsName: 'UnregisterBrokerRequest',
   fields: [
-    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'BrokerId', key: 'brokerId', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_UnregisterBrokerResponse: StructSchema = {
   name: 'UnregisterBrokerResponse',
   tsName: 'UnregisterBrokerResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_UpdateFeaturesRequestFeatureUpdateKey: StructSchema = {
   name: 'FeatureUpdateKey',
   tsName: 'UpdateFeaturesRequestFeatureUpdateKey',
   fields: [
-    { name: 'Feature', key: 'feature', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'MaxVersionLevel', key: 'maxVersionLevel', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'AllowDowngrade', key: 'allowDowngrade', type: 'bool', versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'UpgradeType', key: 'upgradeType', type: 'int8', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 1 },
+    { name: 'Feature', key: 'feature', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'MaxVersionLevel', key: 'maxVersionLevel', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'AllowDowngrade', key: 'allowDowngrade', type: 'bool', versions: [0, 0], default: false },
+    { name: 'UpgradeType', key: 'upgradeType', type: 'int8', versions: [1, 32767], default: 1 },
   ],
 };
 const S_UpdateFeaturesRequest: StructSchema = {
   name: 'UpdateFeaturesRequest',
   tsName: 'UpdateFeaturesRequest',
   fields: [
-    { name: 'timeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 60000 },
-    { name: 'FeatureUpdates', key: 'featureUpdates', type: 'array', element: 'struct', struct: S_UpdateFeaturesRequestFeatureUpdateKey, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'timeoutMs', key: 'timeoutMs', type: 'int32', versions: [0, 32767], default: 60000 },
+    { name: 'FeatureUpdates', key: 'featureUpdates', type: 'array', element: 'struct', struct: S_UpdateFeaturesRequestFeatureUpdateKey, versions: [0, 32767] },
+    { name: 'ValidateOnly', key: 'validateOnly', type: 'bool', versions: [1, 32767], default: false },
   ],
 };
 const S_UpdateFeaturesResponseUpdatableFeatureResult: StructSchema = {
   name: 'UpdatableFeatureResult',
   tsName: 'UpdateFeaturesResponseUpdatableFeatureResult',
   fields: [
-    { name: 'Feature', key: 'feature', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
+    { name: 'Feature', key: 'feature', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
   ],
 };
 const S_UpdateFeaturesResponse: StructSchema = {
   name: 'UpdateFeaturesResponse',
   tsName: 'UpdateFeaturesResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_UpdateFeaturesResponseUpdatableFeatureResult, versions: [0, 1], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_UpdateFeaturesResponseUpdatableFeatureResult, versions: [0, 1], ignorable: true },
   ],
 };
 const S_UpdateMetadataRequestUpdateMetadataPartitionState: StructSchema = {
   name: 'UpdateMetadataPartitionState',
   tsName: 'UpdateMetadataRequestUpdateMetadataPartitionState',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 4], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Leader', key: 'leader', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Isr', key: 'isr', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'ZkVersion', key: 'zkVersion', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Replicas', key: 'replicas', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'OfflineReplicas', key: 'offlineReplicas', type: 'array', element: 'int32', versions: [4, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 4], ignorable: true, default: "" },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Leader', key: 'leader', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Isr', key: 'isr', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'ZkVersion', key: 'zkVersion', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'Replicas', key: 'replicas', type: 'array', element: 'int32', versions: [0, 32767] },
+    { name: 'OfflineReplicas', key: 'offlineReplicas', type: 'array', element: 'int32', versions: [4, 32767], ignorable: true },
   ],
 };
 const S_UpdateMetadataRequestUpdateMetadataTopicState: StructSchema = {
   name: 'UpdateMetadataTopicState',
   tsName: 'UpdateMetadataRequestUpdateMetadataTopicState',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [7, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'PartitionStates', key: 'partitionStates', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataPartitionState, versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [5, 32767], default: "" },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [7, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'PartitionStates', key: 'partitionStates', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataPartitionState, versions: [5, 32767] },
   ],
 };
 const S_UpdateMetadataRequestUpdateMetadataEndpoint: StructSchema = {
   name: 'UpdateMetadataEndpoint',
   tsName: 'UpdateMetadataRequestUpdateMetadataEndpoint',
   fields: [
-    { name: 'Port', key: 'port', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Listener', key: 'listener', type: 'string', versions: [3, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'SecurityProtocol', key: 'securityProtocol', type: 'int16', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Port', key: 'port', type: 'int32', versions: [1, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Listener', key: 'listener', type: 'string', versions: [3, 32767], ignorable: true, default: "" },
+    { name: 'SecurityProtocol', key: 'securityProtocol', type: 'int16', versions: [1, 32767], default: 0 },
   ],
 };
 const S_UpdateMetadataRequestUpdateMetadataBroker: StructSchema = {
   name: 'UpdateMetadataBroker',
   tsName: 'UpdateMetadataRequestUpdateMetadataBroker',
   fields: [
-    { name: 'Id', key: 'id', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'V0Host', key: 'v0Host', type: 'string', versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: "" },
-    { name: 'V0Port', key: 'v0Port', type: 'int32', versions: [0, 0], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 0 },
-    { name: 'Endpoints', key: 'endpoints', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataEndpoint, versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: undefined },
-    { name: 'Rack', key: 'rack', type: 'string', versions: [2, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: true, default: "" },
+    { name: 'Id', key: 'id', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'V0Host', key: 'v0Host', type: 'string', versions: [0, 0], ignorable: true, default: "" },
+    { name: 'V0Port', key: 'v0Port', type: 'int32', versions: [0, 0], ignorable: true, default: 0 },
+    { name: 'Endpoints', key: 'endpoints', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataEndpoint, versions: [1, 32767], ignorable: true },
+    { name: 'Rack', key: 'rack', type: 'string', versions: [2, 32767], nullableVersions: [0, 32767], ignorable: true, default: "" },
   ],
 };
 const S_UpdateMetadataRequest: StructSchema = {
   name: 'UpdateMetadataRequest',
   tsName: 'UpdateMetadataRequest',
   fields: [
-    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'isKRaftController', key: 'isKRaftController', type: 'bool', versions: [8, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'Type', key: 'type', type: 'int8', versions: [8, 32767], nullableVersions: null, taggedVersions: [8, 32767], tag: 0, ignorable: false, default: 0 },
-    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1n },
-    { name: 'UngroupedPartitionStates', key: 'ungroupedPartitionStates', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataPartitionState, versions: [0, 4], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'TopicStates', key: 'topicStates', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataTopicState, versions: [5, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'LiveBrokers', key: 'liveBrokers', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataBroker, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ControllerId', key: 'controllerId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'isKRaftController', key: 'isKRaftController', type: 'bool', versions: [8, 32767], default: false },
+    { name: 'Type', key: 'type', type: 'int8', versions: [8, 32767], taggedVersions: [8, 32767], tag: 0, default: 0 },
+    { name: 'ControllerEpoch', key: 'controllerEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'BrokerEpoch', key: 'brokerEpoch', type: 'int64', versions: [5, 32767], ignorable: true, default: -1n },
+    { name: 'UngroupedPartitionStates', key: 'ungroupedPartitionStates', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataPartitionState, versions: [0, 4] },
+    { name: 'TopicStates', key: 'topicStates', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataTopicState, versions: [5, 32767] },
+    { name: 'LiveBrokers', key: 'liveBrokers', type: 'array', element: 'struct', struct: S_UpdateMetadataRequestUpdateMetadataBroker, versions: [0, 32767] },
   ],
 };
 const S_UpdateMetadataResponse: StructSchema = {
   name: 'UpdateMetadataResponse',
   tsName: 'UpdateMetadataResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_UpdateRaftVoterRequestListener: StructSchema = {
   name: 'Listener',
   tsName: 'UpdateRaftVoterRequestListener',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_UpdateRaftVoterRequestKRaftVersionFeature: StructSchema = {
   name: 'KRaftVersionFeature',
   tsName: 'UpdateRaftVoterRequestKRaftVersionFeature',
   fields: [
-    { name: 'MinSupportedVersion', key: 'minSupportedVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MaxSupportedVersion', key: 'maxSupportedVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'MinSupportedVersion', key: 'minSupportedVersion', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'MaxSupportedVersion', key: 'maxSupportedVersion', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_UpdateRaftVoterRequest: StructSchema = {
   name: 'UpdateRaftVoterRequest',
   tsName: 'UpdateRaftVoterRequest',
   fields: [
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_UpdateRaftVoterRequestListener, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'KRaftVersionFeature', key: 'kRaftVersionFeature', type: 'struct', struct: S_UpdateRaftVoterRequestKRaftVersionFeature, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: "" },
+    { name: 'CurrentLeaderEpoch', key: 'currentLeaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Listeners', key: 'listeners', type: 'array', element: 'struct', struct: S_UpdateRaftVoterRequestListener, versions: [0, 32767] },
+    { name: 'KRaftVersionFeature', key: 'kRaftVersionFeature', type: 'struct', struct: S_UpdateRaftVoterRequestKRaftVersionFeature, versions: [0, 32767] },
   ],
 };
 const S_UpdateRaftVoterResponseCurrentLeader: StructSchema = {
   name: 'CurrentLeader',
   tsName: 'UpdateRaftVoterResponseCurrentLeader',
   fields: [
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: -1 },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: -1 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: -1 },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_UpdateRaftVoterResponse: StructSchema = {
   name: 'UpdateRaftVoterResponse',
   tsName: 'UpdateRaftVoterResponse',
   fields: [
-    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_UpdateRaftVoterResponseCurrentLeader, versions: [0, 32767], nullableVersions: null, taggedVersions: [0, 32767], tag: 0, ignorable: false, default: undefined },
+    { name: 'ThrottleTimeMs', key: 'throttleTimeMs', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'CurrentLeader', key: 'currentLeader', type: 'struct', struct: S_UpdateRaftVoterResponseCurrentLeader, versions: [0, 32767], taggedVersions: [0, 32767], tag: 0 },
   ],
 };
 const S_VoteRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'VoteRequestPartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CandidateEpoch', key: 'candidateEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CandidateId', key: 'candidateId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'CandidateDirectoryId', key: 'candidateDirectoryId', type: 'uuid', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'LastOffsetEpoch', key: 'lastOffsetEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CandidateEpoch', key: 'candidateEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CandidateId', key: 'candidateId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'CandidateDirectoryId', key: 'candidateDirectoryId', type: 'uuid', versions: [1, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [1, 32767], ignorable: true, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'LastOffsetEpoch', key: 'lastOffsetEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], default: 0n },
   ],
 };
 const S_VoteRequestTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'VoteRequestTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_VoteRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_VoteRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_VoteRequest: StructSchema = {
   name: 'VoteRequest',
   tsName: 'VoteRequest',
   fields: [
-    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
-    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: true, default: -1 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_VoteRequestTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ClusterId', key: 'clusterId', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
+    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [1, 32767], ignorable: true, default: -1 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_VoteRequestTopicData, versions: [0, 32767] },
   ],
 };
 const S_VoteResponsePartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'VoteResponsePartitionData',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VoteGranted', key: 'voteGranted', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'LeaderId', key: 'leaderId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'VoteGranted', key: 'voteGranted', type: 'bool', versions: [0, 32767], default: false },
   ],
 };
 const S_VoteResponseTopicData: StructSchema = {
   name: 'TopicData',
   tsName: 'VoteResponseTopicData',
   fields: [
-    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_VoteResponsePartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicName', key: 'topicName', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_VoteResponsePartitionData, versions: [0, 32767] },
   ],
 };
 const S_VoteResponseNodeEndpoint: StructSchema = {
   name: 'NodeEndpoint',
   tsName: 'VoteResponseNodeEndpoint',
   fields: [
-    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'NodeId', key: 'nodeId', type: 'int32', versions: [1, 32767], default: 0 },
+    { name: 'Host', key: 'host', type: 'string', versions: [1, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [1, 32767], default: 0 },
   ],
 };
 const S_VoteResponse: StructSchema = {
   name: 'VoteResponse',
   tsName: 'VoteResponse',
   fields: [
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_VoteResponseTopicData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_VoteResponseNodeEndpoint, versions: [1, 32767], nullableVersions: null, taggedVersions: [1, 32767], tag: 0, ignorable: false, default: undefined },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_VoteResponseTopicData, versions: [0, 32767] },
+    { name: 'NodeEndpoints', key: 'nodeEndpoints', type: 'array', element: 'struct', struct: S_VoteResponseNodeEndpoint, versions: [1, 32767], taggedVersions: [1, 32767], tag: 0 },
   ],
 };
 const S_VotersRecordEndpoint: StructSchema = {
   name: 'Endpoint',
   tsName: 'VotersRecordEndpoint',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Host', key: 'host', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Port', key: 'port', type: 'uint16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_VotersRecordKRaftVersionFeature: StructSchema = {
   name: 'KRaftVersionFeature',
   tsName: 'VotersRecordKRaftVersionFeature',
   fields: [
-    { name: 'MinSupportedVersion', key: 'minSupportedVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'MaxSupportedVersion', key: 'maxSupportedVersion', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'MinSupportedVersion', key: 'minSupportedVersion', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'MaxSupportedVersion', key: 'maxSupportedVersion', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_VotersRecordVoter: StructSchema = {
   name: 'Voter',
   tsName: 'VotersRecordVoter',
   fields: [
-    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Endpoints', key: 'endpoints', type: 'array', element: 'struct', struct: S_VotersRecordEndpoint, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'KRaftVersionFeature', key: 'kRaftVersionFeature', type: 'struct', struct: S_VotersRecordKRaftVersionFeature, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'VoterId', key: 'voterId', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'VoterDirectoryId', key: 'voterDirectoryId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Endpoints', key: 'endpoints', type: 'array', element: 'struct', struct: S_VotersRecordEndpoint, versions: [0, 32767] },
+    { name: 'KRaftVersionFeature', key: 'kRaftVersionFeature', type: 'struct', struct: S_VotersRecordKRaftVersionFeature, versions: [0, 32767] },
   ],
 };
 const S_VotersRecord: StructSchema = {
   name: 'VotersRecord',
   tsName: 'VotersRecord',
   fields: [
-    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'Voters', key: 'voters', type: 'array', element: 'struct', struct: S_VotersRecordVoter, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Version', key: 'version', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'Voters', key: 'voters', type: 'array', element: 'struct', struct: S_VotersRecordVoter, versions: [0, 32767] },
   ],
 };
 const S_WriteShareGroupStateRequestStateBatch: StructSchema = {
   name: 'StateBatch',
   tsName: 'WriteShareGroupStateRequestStateBatch',
   fields: [
-    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'DeliveryState', key: 'deliveryState', type: 'int8', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'DeliveryCount', key: 'deliveryCount', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'FirstOffset', key: 'firstOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'LastOffset', key: 'lastOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'DeliveryState', key: 'deliveryState', type: 'int8', versions: [0, 32767], default: 0 },
+    { name: 'DeliveryCount', key: 'deliveryCount', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_WriteShareGroupStateRequestPartitionData: StructSchema = {
   name: 'PartitionData',
   tsName: 'WriteShareGroupStateRequestPartitionData',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'StateEpoch', key: 'stateEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'StartOffset', key: 'startOffset', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'StateBatches', key: 'stateBatches', type: 'array', element: 'struct', struct: S_WriteShareGroupStateRequestStateBatch, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'StateEpoch', key: 'stateEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'LeaderEpoch', key: 'leaderEpoch', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'StartOffset', key: 'startOffset', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'StateBatches', key: 'stateBatches', type: 'array', element: 'struct', struct: S_WriteShareGroupStateRequestStateBatch, versions: [0, 32767] },
   ],
 };
 const S_WriteShareGroupStateRequestWriteStateData: StructSchema = {
   name: 'WriteStateData',
   tsName: 'WriteShareGroupStateRequestWriteStateData',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_WriteShareGroupStateRequestPartitionData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_WriteShareGroupStateRequestPartitionData, versions: [0, 32767] },
   ],
 };
 const S_WriteShareGroupStateRequest: StructSchema = {
   name: 'WriteShareGroupStateRequest',
   tsName: 'WriteShareGroupStateRequest',
   fields: [
-    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_WriteShareGroupStateRequestWriteStateData, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'GroupId', key: 'groupId', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_WriteShareGroupStateRequestWriteStateData, versions: [0, 32767] },
   ],
 };
 const S_WriteShareGroupStateResponsePartitionResult: StructSchema = {
   name: 'PartitionResult',
   tsName: 'WriteShareGroupStateResponsePartitionResult',
   fields: [
-    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], taggedVersions: null, tag: null, ignorable: false, default: null },
+    { name: 'Partition', key: 'partition', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'ErrorMessage', key: 'errorMessage', type: 'string', versions: [0, 32767], nullableVersions: [0, 32767], default: null },
   ],
 };
 const S_WriteShareGroupStateResponseWriteStateResult: StructSchema = {
   name: 'WriteStateResult',
   tsName: 'WriteShareGroupStateResponseWriteStateResult',
   fields: [
-    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 'AAAAAAAAAAAAAAAAAAAAAA' },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_WriteShareGroupStateResponsePartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'TopicId', key: 'topicId', type: 'uuid', versions: [0, 32767], default: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_WriteShareGroupStateResponsePartitionResult, versions: [0, 32767] },
   ],
 };
 const S_WriteShareGroupStateResponse: StructSchema = {
   name: 'WriteShareGroupStateResponse',
   tsName: 'WriteShareGroupStateResponse',
   fields: [
-    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_WriteShareGroupStateResponseWriteStateResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Results', key: 'results', type: 'array', element: 'struct', struct: S_WriteShareGroupStateResponseWriteStateResult, versions: [0, 32767] },
   ],
 };
 const S_WriteTxnMarkersRequestWritableTxnMarkerTopic: StructSchema = {
   name: 'WritableTxnMarkerTopic',
   tsName: 'WriteTxnMarkersRequestWritableTxnMarkerTopic',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'PartitionIndexes', key: 'partitionIndexes', type: 'array', element: 'int32', versions: [0, 32767] },
   ],
 };
 const S_WriteTxnMarkersRequestWritableTxnMarker: StructSchema = {
   name: 'WritableTxnMarker',
   tsName: 'WriteTxnMarkersRequestWritableTxnMarker',
   fields: [
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'TransactionResult', key: 'transactionResult', type: 'bool', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: false },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_WriteTxnMarkersRequestWritableTxnMarkerTopic, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
-    { name: 'CoordinatorEpoch', key: 'coordinatorEpoch', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'ProducerEpoch', key: 'producerEpoch', type: 'int16', versions: [0, 32767], default: 0 },
+    { name: 'TransactionResult', key: 'transactionResult', type: 'bool', versions: [0, 32767], default: false },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_WriteTxnMarkersRequestWritableTxnMarkerTopic, versions: [0, 32767] },
+    { name: 'CoordinatorEpoch', key: 'coordinatorEpoch', type: 'int32', versions: [0, 32767], default: 0 },
   ],
 };
 const S_WriteTxnMarkersRequest: StructSchema = {
   name: 'WriteTxnMarkersRequest',
   tsName: 'WriteTxnMarkersRequest',
   fields: [
-    { name: 'Markers', key: 'markers', type: 'array', element: 'struct', struct: S_WriteTxnMarkersRequestWritableTxnMarker, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Markers', key: 'markers', type: 'array', element: 'struct', struct: S_WriteTxnMarkersRequestWritableTxnMarker, versions: [0, 32767] },
   ],
 };
 const S_WriteTxnMarkersResponseWritableTxnMarkerPartitionResult: StructSchema = {
   name: 'WritableTxnMarkerPartitionResult',
   tsName: 'WriteTxnMarkersResponseWritableTxnMarkerPartitionResult',
   fields: [
-    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
-    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0 },
+    { name: 'PartitionIndex', key: 'partitionIndex', type: 'int32', versions: [0, 32767], default: 0 },
+    { name: 'ErrorCode', key: 'errorCode', type: 'int16', versions: [0, 32767], default: 0 },
   ],
 };
 const S_WriteTxnMarkersResponseWritableTxnMarkerTopicResult: StructSchema = {
   name: 'WritableTxnMarkerTopicResult',
   tsName: 'WriteTxnMarkersResponseWritableTxnMarkerTopicResult',
   fields: [
-    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: "" },
-    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_WriteTxnMarkersResponseWritableTxnMarkerPartitionResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Name', key: 'name', type: 'string', versions: [0, 32767], default: "" },
+    { name: 'Partitions', key: 'partitions', type: 'array', element: 'struct', struct: S_WriteTxnMarkersResponseWritableTxnMarkerPartitionResult, versions: [0, 32767] },
   ],
 };
 const S_WriteTxnMarkersResponseWritableTxnMarkerResult: StructSchema = {
   name: 'WritableTxnMarkerResult',
   tsName: 'WriteTxnMarkersResponseWritableTxnMarkerResult',
   fields: [
-    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: 0n },
-    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_WriteTxnMarkersResponseWritableTxnMarkerTopicResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'ProducerId', key: 'producerId', type: 'int64', versions: [0, 32767], default: 0n },
+    { name: 'Topics', key: 'topics', type: 'array', element: 'struct', struct: S_WriteTxnMarkersResponseWritableTxnMarkerTopicResult, versions: [0, 32767] },
   ],
 };
 const S_WriteTxnMarkersResponse: StructSchema = {
   name: 'WriteTxnMarkersResponse',
   tsName: 'WriteTxnMarkersResponse',
   fields: [
-    { name: 'Markers', key: 'markers', type: 'array', element: 'struct', struct: S_WriteTxnMarkersResponseWritableTxnMarkerResult, versions: [0, 32767], nullableVersions: null, taggedVersions: null, tag: null, ignorable: false, default: undefined },
+    { name: 'Markers', key: 'markers', type: 'array', element: 'struct', struct: S_WriteTxnMarkersResponseWritableTxnMarkerResult, versions: [0, 32767] },
   ],
 };
 

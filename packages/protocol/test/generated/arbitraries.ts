@@ -21,14 +21,14 @@ export function codecOf(m: MessageSchema): { encode: Encode; decode: Decode } {
   return { encode, decode };
 }
 
-export function inRange(r: readonly [number, number] | null, v: number): boolean {
-  return r !== null && v >= r[0] && v <= r[1];
+export function inRange(r: readonly [number, number] | null | undefined, v: number): boolean {
+  return r !== null && r !== undefined && v >= r[0] && v <= r[1];
 }
 
 /** Whether the field is carried on the wire at version v (in the body or as a tagged field). */
 export function presentAt(f: FieldSchema, v: number): boolean {
   if (!inRange(f.versions, v)) return false;
-  return f.tag === null || inRange(f.taggedVersions, v);
+  return f.tag === undefined || inRange(f.taggedVersions, v);
 }
 
 export function defaultStruct(s: StructSchema): Record<string, unknown> {
@@ -38,16 +38,14 @@ export function defaultStruct(s: StructSchema): Record<string, unknown> {
 }
 
 export function defaultValue(f: FieldSchema): unknown {
-  if (f.default !== undefined) return f.default;
+  if ('default' in f) return f.default;
   if (f.type === 'array') return [];
   if (f.type === 'bytes') return Buffer.alloc(0);
   if (f.type === 'struct') return defaultStruct(f.struct!);
   throw new Error(`${f.name}: no default`);
 }
 
-const uuid = fc
-  .uint8Array({ minLength: 16, maxLength: 16 })
-  .map((b) => Buffer.from(b).toString('base64url'));
+const uuid = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('base64url'));
 const smallBytes = fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b));
 // Now and then a buffer past the writer's zero-copy threshold.
 const bytes = fc.oneof(

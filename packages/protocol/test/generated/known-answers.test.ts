@@ -66,9 +66,9 @@ describe('ApiVersions', () => {
   });
 
   it('request v0 is empty; its v3-only fields are ignorable and decode to defaults', () => {
-    expect(encoded((w) => encodeApiVersionsRequest(w, { clientSoftwareName: 'x', clientSoftwareVersion: 'y' }, 0))).toBe(
-      '',
-    );
+    expect(
+      encoded((w) => encodeApiVersionsRequest(w, { clientSoftwareName: 'x', clientSoftwareVersion: 'y' }, 0)),
+    ).toBe('');
     expect(decodeApiVersionsRequest(new Reader(Buffer.alloc(0)), 0)).toEqual({
       clientSoftwareName: '',
       clientSoftwareVersion: '',
@@ -93,7 +93,9 @@ describe('ApiVersions', () => {
   });
 
   it('response v3: unknown tagged fields are skipped, out-of-order tags rejected', () => {
-    const withUnknown = hex('0000 02 0000 0000 000b 00 00000000 03 01 08 0000000000000005 03 01 01 09 02 abcd');
+    const withUnknown = hex(
+      '0000 02 0000 0000 000b 00 00000000 03 01 08 0000000000000005 03 01 01 09 02 abcd',
+    );
     expect(decodeApiVersionsResponse(new Reader(withUnknown), 3)).toEqual(resp);
     const outOfOrder = hex('0000 02 0000 0000 000b 00 00000000 02 03 01 01 01 08 0000000000000005');
     expect(() => decodeApiVersionsResponse(new Reader(outOfOrder), 3)).toThrow(ProtocolError);
@@ -103,13 +105,15 @@ describe('ApiVersions', () => {
 
   it('response v0 has no throttle time and no tagged fields', () => {
     const v0 = { ...resp, finalizedFeaturesEpoch: -1n, zkMigrationReady: false };
-    expect(encoded((w) => encodeApiVersionsResponse(w, v0, 0))).toBe(hex('0000 00000001 0000 0000 000b').toString('hex'));
+    expect(encoded((w) => encodeApiVersionsResponse(w, v0, 0))).toBe(
+      hex('0000 00000001 0000 0000 000b').toString('hex'),
+    );
   });
 
   it('unknown versions are rejected', () => {
-    expect(() => encodeApiVersionsRequest(new Writer(), { clientSoftwareName: '', clientSoftwareVersion: '' }, 5)).toThrow(
-      ProtocolError,
-    );
+    expect(() =>
+      encodeApiVersionsRequest(new Writer(), { clientSoftwareName: '', clientSoftwareVersion: '' }, 5),
+    ).toThrow(ProtocolError);
     expect(() => decodeApiVersionsRequest(new Reader(Buffer.alloc(0)), -1)).toThrow(ProtocolError);
   });
 });
@@ -160,7 +164,9 @@ describe('Produce', () => {
   };
 
   it('request v3 with records; decoded records are a zero-copy view of the input', () => {
-    const bytes = hex('ffff ffff 00007530 00000001 0003 666f6f 00000001 00000000 0000000a 00010203040506070809');
+    const bytes = hex(
+      'ffff ffff 00007530 00000001 0003 666f6f 00000001 00000000 0000000a 00010203040506070809',
+    );
     expect(encoded((w) => encodeProduceRequest(w, msg, 3))).toBe(bytes.toString('hex'));
     const decoded = decodeProduceRequest(new Reader(bytes), 3);
     expect(decoded).toEqual(msg);
@@ -176,6 +182,8 @@ describe('Produce', () => {
   });
 
   it('a transactional id cannot be sent at v2', () => {
-    expect(() => encodeProduceRequest(new Writer(), { ...msg, transactionalId: 'tx' }, 2)).toThrow(ProtocolError);
+    expect(() => encodeProduceRequest(new Writer(), { ...msg, transactionalId: 'tx' }, 2)).toThrow(
+      ProtocolError,
+    );
   });
 });
