@@ -26,7 +26,7 @@ export interface DecodedRequest {
 /** The generated api spec for `apiKey` (throws for an unknown key). */
 export function specOf(apiKey: number): ApiSpec {
   const spec = apiByKey.get(apiKey);
-  if (spec === undefined) throw new Error(`unknown api key ${apiKey}`);
+  if (spec === undefined) throw new ProtocolError(`unknown api key ${apiKey}`, 'unsupported');
   return spec;
 }
 
