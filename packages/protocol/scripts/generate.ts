@@ -2,7 +2,8 @@
  * Generates packages/protocol/src/generated/ from Kafka's JSON message definitions.
  *
  * Usage: tsx scripts/generate.ts [messageDir]
- * The directory defaults to $KAFKA_MESSAGE_DIR, else /work/shared/kafka-protocol/message.
+ * The directory defaults to $KAFKA_MESSAGE_DIR, else ../shared/kafka-protocol/message beside the
+ * repository (where the project's shared design folder lives).
  * Output is deterministic: running it twice gives byte-identical files.
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { loadMessages } from './gen/model.ts';
 import { RUNTIME_SOURCE } from './gen/runtime.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const DEFAULT_DIR = '/work/shared/kafka-protocol/message';
+const DEFAULT_DIR = fileURLToPath(new URL('../../../../shared/kafka-protocol/message', import.meta.url));
 
 function main(): void {
   const dir = resolve(process.argv[2] ?? process.env.KAFKA_MESSAGE_DIR ?? DEFAULT_DIR);
