@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FakeBroker } from './capture/broker.ts';
 import { type CapturedFrame, CaptureListener } from './capture/listener.ts';
 import {
@@ -44,7 +45,7 @@ import {
 const FRAMES_PER_KIND_MAX = 2;
 const PRODUCE_KEY = 0;
 
-interface Scenario {
+export interface Scenario {
   name: string;
   run: () => Promise<void>;
 }
@@ -63,7 +64,7 @@ function expectedLines(nullToken: string, withTimestamp: boolean): string[] {
   });
 }
 
-function scenariosFor(client: ClientName, broker: string, workDir: string): Scenario[] {
+export function scenariosFor(client: ClientName, broker: string, workDir: string): Scenario[] {
   const records = fixtureRecords();
   const produce = (codec: CodecName, fn: () => Promise<unknown>): Scenario => ({
     name: produceScenario(codec),
@@ -152,7 +153,7 @@ function scenariosFor(client: ClientName, broker: string, workDir: string): Scen
   }
 }
 
-async function clientVersion(client: ClientName): Promise<string> {
+export async function clientVersion(client: ClientName): Promise<string> {
   switch (client) {
     case 'kcat': {
       const v = await kcatVersion();
@@ -251,7 +252,9 @@ async function main(): Promise<void> {
   console.log(`[record] index.json: ${index.length} frames (${total} entries in frames/)`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
