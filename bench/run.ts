@@ -5,6 +5,7 @@
 const suites = [
   { name: 'protocol records', module: './protocol/records.bench.ts' },
   { name: 'protocol wire', module: './protocol/wire.bench.ts' },
+  { name: 'wal', module: './wal/run.ts' },
 ];
 
 for (const s of suites) {

@@ -1,0 +1,193 @@
+/**
+ * The disk baseline for the WAL benchmark, measured on the same directory and through the
+ * same I/O path FileWal uses (Node `FileHandle.writev` at a position, then
+ * `FileHandle.datasync`, each a libuv thread-pool call):
+ *  - latency of one 4 KiB write + fdatasync at sequential positions of a preallocated file;
+ *  - throughput of large sequential writes (4 MiB each) followed by fdatasync.
+ * When `fio` is installed its figures for the same two jobs are recorded as a second reference.
+ */
+import { execFile } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { type FileHandle, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { LatencyRecorder, type LatencySummary, mbPerSec } from './stats.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** Parameters of the baseline; tiny values make a smoke test. */
+export interface BaselineParams {
+  /** Size of the preallocated file both measurements write into (positions wrap around). */
+  fileBytes: number;
+  /** Bytes per write of the latency measurement (4 KiB). */
+  latencyWriteBytes: number;
+  /** Stop the latency measurement after this many samples... */
+  latencySamples: number;
+  /** ...or after this long, whichever comes first. */
+  latencyTimeMs: number;
+  /** Bytes per write of the throughput measurement (4 MiB). */
+  throughputWriteBytes: number;
+  throughputTimeMs: number;
+  /** Also run fio (when installed) for a second reference. */
+  fio: boolean;
+}
+
+export interface BaselineResult {
+  latency: LatencySummary & { writeBytes: number };
+  throughput: { writeBytes: number; writes: number; bytes: number; seconds: number; mbPerSec: number };
+  fio?: FioResult | { error: string };
+}
+
+/** Creates `path` and fills it with zeros (written, then fdatasync'ed), so later writes overwrite. */
+export async function preallocate(path: string, bytes: number): Promise<FileHandle> {
+  const fh = await open(path, 'w+');
+  const chunk = Buffer.alloc(Math.min(bytes, 4 << 20));
+  for (let pos = 0; pos < bytes; pos += chunk.length) {
+    await fh.write(chunk, 0, Math.min(chunk.length, bytes - pos), pos);
+  }
+  await fh.datasync();
+  return fh;
+}
+
+/** Sequential `writeBytes` writes, each followed by fdatasync, until `samples` or `timeMs`. */
+async function measureLatency(fh: FileHandle, p: BaselineParams): Promise<BaselineResult['latency']> {
+  const buf = randomFillSync(Buffer.alloc(p.latencyWriteBytes));
+  const rec = new LatencyRecorder(p.latencySamples);
+  const deadline = process.hrtime.bigint() + BigInt(p.latencyTimeMs) * 1_000_000n;
+  let pos = 0;
+  while (rec.count < p.latencySamples) {
+    if (pos + buf.length > p.fileBytes) pos = 0;
+    const t0 = process.hrtime.bigint();
+    await fh.writev([buf], pos);
+    await fh.datasync();
+    const t1 = process.hrtime.bigint();
+    rec.record(t0, t1);
+    pos += buf.length;
+    if (t1 > deadline) break;
+  }
+  return { writeBytes: buf.length, ...rec.summary() };
+}
+
+/** Large sequential writes + fdatasync each, for `throughputTimeMs` (at least one write). */
+async function measureThroughput(fh: FileHandle, p: BaselineParams): Promise<BaselineResult['throughput']> {
+  const size = Math.min(p.throughputWriteBytes, p.fileBytes);
+  const buf = randomFillSync(Buffer.alloc(size));
+  const t0 = process.hrtime.bigint();
+  const deadline = t0 + BigInt(p.throughputTimeMs) * 1_000_000n;
+  let pos = 0;
+  let writes = 0;
+  let now = t0;
+  do {
+    if (pos + size > p.fileBytes) pos = 0;
+    await fh.writev([buf], pos);
+    await fh.datasync();
+    pos += size;
+    writes++;
+    now = process.hrtime.bigint();
+  } while (now < deadline);
+  const bytes = writes * size;
+  return {
+    writeBytes: size,
+    writes,
+    bytes,
+    seconds: Number(now - t0) / 1e9,
+    mbPerSec: mbPerSec(bytes, now - t0),
+  };
+}
+
+/** fio's figures for the same two jobs (psync engine = pwrite, fdatasync after every write). */
+export interface FioResult {
+  version: string;
+  latency: {
+    writeBytes: number;
+    ios: number;
+    writeP50Ms: number;
+    writeP99Ms: number;
+    syncP50Ms: number;
+    syncP99Ms: number;
+    syncP999Ms: number;
+    iops: number;
+    meanOpMs: number;
+  };
+  throughput: { writeBytes: number; ios: number; mbPerSec: number };
+}
+
+async function fioJob(path: string, p: BaselineParams, bs: number, extra: string[]): Promise<any> {
+  const args = [
+    '--name=wal-baseline',
+    `--filename=${path}`,
+    `--size=${p.fileBytes}`,
+    `--bs=${bs}`,
+    '--rw=write',
+    '--ioengine=psync',
+    '--fdatasync=1',
+    '--output-format=json',
+    ...extra,
+  ];
+  const timeout = p.latencyTimeMs + p.throughputTimeMs + 30_000;
+  const { stdout } = await execFileAsync('fio', args, { timeout, maxBuffer: 16 << 20 });
+  return JSON.parse(stdout.slice(stdout.indexOf('{')));
+}
+
+const pct = (o: Record<string, number> | undefined, key: string): number => (o?.[key] ?? Number.NaN) / 1e6;
+
+/** Runs fio's latency and throughput jobs over the already preallocated `path`. */
+export async function runFio(path: string, p: BaselineParams): Promise<FioResult> {
+  const seconds = (ms: number) => String(Math.max(1, Math.round(ms / 1000)));
+  const lat = await fioJob(path, p, p.latencyWriteBytes, [
+    `--number_ios=${p.latencySamples}`,
+    `--runtime=${seconds(p.latencyTimeMs)}`,
+  ]);
+  const size = Math.min(p.throughputWriteBytes, p.fileBytes);
+  const thr = await fioJob(path, p, size, ['--time_based', `--runtime=${seconds(p.throughputTimeMs)}`]);
+  const lj = lat.jobs[0];
+  const tj = thr.jobs[0];
+  const syncPct = lj.sync?.lat_ns?.percentile;
+  const writePct = lj.write?.clat_ns?.percentile;
+  return {
+    version: String(lat['fio version']),
+    latency: {
+      writeBytes: p.latencyWriteBytes,
+      ios: lj.write.total_ios,
+      writeP50Ms: pct(writePct, '50.000000'),
+      writeP99Ms: pct(writePct, '99.000000'),
+      syncP50Ms: pct(syncPct, '50.000000'),
+      syncP99Ms: pct(syncPct, '99.000000'),
+      syncP999Ms: pct(syncPct, '99.900000'),
+      iops: lj.write.iops,
+      meanOpMs: lj.write.iops > 0 ? 1000 / lj.write.iops : Number.NaN,
+    },
+    throughput: { writeBytes: size, ios: tj.write.total_ios, mbPerSec: tj.write.bw_bytes / 1e6 },
+  };
+}
+
+async function fioAvailable(): Promise<boolean> {
+  try {
+    await execFileAsync('fio', ['--version'], { timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the baseline in `dir` (its file is removed afterwards). */
+export async function runBaseline(dir: string, p: BaselineParams): Promise<BaselineResult> {
+  const path = join(dir, 'baseline.dat');
+  const fh = await preallocate(path, p.fileBytes);
+  try {
+    const latency = await measureLatency(fh, p);
+    const throughput = await measureThroughput(fh, p);
+    const result: BaselineResult = { latency, throughput };
+    if (p.fio && (await fioAvailable())) {
+      try {
+        result.fio = await runFio(path, p);
+      } catch (err) {
+        result.fio = { error: String((err as Error).message ?? err).slice(0, 500) };
+      }
+    }
+    return result;
+  } finally {
+    await fh.close();
+    await rm(path, { force: true });
+  }
+}
