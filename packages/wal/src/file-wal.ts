@@ -1,0 +1,421 @@
+/**
+ * FileWal: a preallocated file (or block device) used as a ring, addressed by a growing
+ * logical offset, with group commit. Layout and recovery rules: docs/formats.md, section
+ * "WAL (FileWal)"; the encoders live in format.ts and superblock.ts, the walk in recovery.ts.
+ */
+import { crc32c } from './crc32c.ts';
+import { alignUp, bodyCrcOf, FLAG_GROUP_END, RECORD_HEADER_BYTES, RECORD_MAGIC, writeU64 } from './format.ts';
+import type { WalFile, WalFileOpener } from './io.ts';
+import { openNodeWalFile } from './node-file.ts';
+import { walkRing } from './recovery.ts';
+import { decodeSuperblock, encodeSuperblock, pickSuperblock, type Superblock } from './superblock.ts';
+import {
+  WAL_META_MAX_BYTES,
+  type WalAppendResult,
+  WalError,
+  type WalRecord,
+  type WalState,
+  type WriteAheadLog,
+} from './types.ts';
+
+/** Options of {@link FileWal.open}. */
+export interface FileWalOptions {
+  /** File or block device path (used by `opener`; informative when `file` is given). */
+  path: string;
+  /** Size of a file created by the opener (default 1 GiB); ring = size - 2 × alignBytes. */
+  sizeBytes?: number;
+  /** An already opened WalFile (tests inject fault layers); otherwise `opener` opens `path`. */
+  file?: WalFile;
+  /** Opens `path`; default: node:fs, creating and preallocating with zero blocks. */
+  opener?: WalFileOpener;
+  /** Group alignment and superblock slot size for a new WAL (default 4096); an existing WAL keeps its own. */
+  alignBytes?: number;
+  /** Bytes per group write before a new group starts (default 8 MiB; one larger record is its own group). */
+  groupBytesMax?: number;
+  /** Largest meta + data of one record (default 16 MiB). */
+  recordBytesMax?: number;
+  /** When the ring is full: wait for a trim (FIFO, default) or reject with WalError('full'). */
+  full?: 'wait' | 'reject';
+}
+
+const GiB = 1024 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+/** One appended record on its way to disk. */
+interface Rec {
+  iov: Uint8Array[];
+  size: number;
+  offset: number;
+  resolve: (r: WalAppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** A group: records written with one writev (two when wrapping) and one fdatasync. */
+interface Group {
+  start: number;
+  end: number;
+  recs: Rec[];
+  iov: Uint8Array[];
+  lastHeader: Buffer | null;
+}
+
+export class FileWal implements WriteAheadLog {
+  private st: WalState = 'recovering';
+  private recoveryRunning = false;
+  private failure: WalError | null = null;
+  private readonly zero: Buffer;
+  private readonly groupBytesMax: number;
+  private readonly recordBytesMax: number;
+  private readonly full: 'wait' | 'reject';
+  private incarnation = 0;
+  /** Next record offset: inside the open group, or the aligned start of the next group. */
+  private cursor = 0;
+  private open: Group | null = null;
+  private readonly sealed: Group[] = [];
+  private inflight: Group | null = null;
+  private kickQueued = false;
+  private readonly waiters: Rec[] = [];
+  private durableTrim: number;
+  private trimTarget: number;
+  private sbBusy = false;
+  private readonly trimWaiters: { at: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly file: WalFile,
+    private sb: Superblock,
+    o: FileWalOptions,
+  ) {
+    this.zero = Buffer.alloc(sb.alignBytes);
+    this.groupBytesMax = o.groupBytesMax ?? 8 * MiB;
+    this.recordBytesMax = o.recordBytesMax ?? 16 * MiB;
+    this.full = o.full ?? 'wait';
+    this.durableTrim = sb.trimOffset;
+    this.trimTarget = sb.trimOffset;
+    this.cursor = sb.trimOffset;
+  }
+
+  /** Opens (formatting a zeroed file) a WAL; iterate `recover()` before appending. */
+  static async open(o: FileWalOptions): Promise<FileWal> {
+    const align = o.alignBytes ?? 4096;
+    if (!Number.isInteger(align) || align < 512) throw new WalError('invalid', `alignBytes ${align} < 512`);
+    const file = o.file ?? (await (o.opener ?? openNodeWalFile)(o.path, o.sizeBytes ?? GiB));
+    try {
+      return new FileWal(file, await readSuperblock(file, align), o);
+    } catch (err) {
+      if (o.file === undefined) await file.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  get state(): WalState {
+    return this.st;
+  }
+  get endOffset(): number {
+    return this.cursor;
+  }
+  get trimOffset(): number {
+    return this.durableTrim;
+  }
+  get usedBytes(): number {
+    return this.cursor - this.durableTrim;
+  }
+  get capacityBytes(): number {
+    return this.sb.ringBytes;
+  }
+
+  async *recover(): AsyncGenerator<WalRecord, void, undefined> {
+    if (this.st !== 'recovering' || this.recoveryRunning) {
+      throw new WalError('invalid', `recover() while ${this.recoveryRunning ? 'recovering' : this.st}`);
+    }
+    this.recoveryRunning = true;
+    try {
+      const sb = this.sb;
+      const walk = walkRing({
+        file: this.file,
+        ringStart: sb.ringStart,
+        ringBytes: sb.ringBytes,
+        alignBytes: sb.alignBytes,
+        trimOffset: sb.trimOffset,
+        incarnation: sb.incarnation,
+        incStart: sb.incStart,
+      });
+      let step = await walk.next();
+      while (!step.done) {
+        yield step.value;
+        step = await walk.next();
+      }
+      const start = alignUp(step.value.end, sb.alignBytes);
+      const next: Superblock = { ...sb, seq: sb.seq + 1, incarnation: sb.incarnation + 1, incStart: start };
+      await this.writeSuperblock(next);
+      this.incarnation = next.incarnation;
+      this.cursor = start;
+      if (this.st === 'recovering') this.st = 'open';
+    } finally {
+      this.recoveryRunning = false;
+    }
+  }
+
+  append(data: Buffer | readonly Buffer[], meta?: Buffer): Promise<WalAppendResult> {
+    if (this.st !== 'open') return Promise.reject(this.refusal());
+    const bufs: readonly Buffer[] = Buffer.isBuffer(data) ? [data] : data;
+    let dataLength = 0;
+    for (const b of bufs) dataLength += b.length;
+    const metaLength = meta === undefined ? 0 : meta.length;
+    if (metaLength > WAL_META_MAX_BYTES) {
+      return Promise.reject(
+        new WalError('invalid', `meta is ${metaLength} bytes (max ${WAL_META_MAX_BYTES})`),
+      );
+    }
+    const size = RECORD_HEADER_BYTES + metaLength + dataLength;
+    if (
+      metaLength + dataLength > this.recordBytesMax ||
+      alignUp(size, this.sb.alignBytes) > this.sb.ringBytes
+    ) {
+      return Promise.reject(new WalError('too-large', `record of ${size} bytes can never fit`));
+    }
+    const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+    // Body CRC now, while the previous group's I/O is in flight; header CRC once the offset is known.
+    header.writeUInt32LE(bodyCrcOf(meta, bufs), 24);
+    header.writeUInt16LE(metaLength, 6);
+    header.writeUInt32LE(dataLength, 8);
+    const iov: Uint8Array[] = [header];
+    if (metaLength > 0) iov.push(meta!);
+    for (const b of bufs) if (b.length > 0) iov.push(b);
+    return new Promise((resolve, reject) => {
+      const rec: Rec = { iov, size, offset: -1, resolve, reject };
+      if (this.waiters.length > 0 || !this.place(rec)) {
+        if (this.full === 'reject') reject(new WalError('full', `WAL full (${this.usedBytes} bytes used)`));
+        else this.waiters.push(rec);
+      }
+    });
+  }
+
+  trim(offset: number): Promise<void> {
+    if (this.st !== 'open') return Promise.reject(this.refusal());
+    if (offset > this.cursor) {
+      return Promise.reject(new WalError('invalid', `trim to ${offset} beyond the end ${this.cursor}`));
+    }
+    if (offset <= this.durableTrim) return Promise.resolve();
+    if (offset > this.trimTarget) this.trimTarget = offset;
+    return new Promise((resolve, reject) => {
+      this.trimWaiters.push({ at: offset, resolve, reject });
+      void this.persistTrims();
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    if (this.st !== 'failed') this.st = 'closed';
+    const closed = new WalError('closed', 'WAL closed');
+    for (const w of this.waiters.splice(0)) w.reject(closed);
+    this.closing = (async () => {
+      await new Promise<void>((resolve) => {
+        if (this.isIdle()) resolve();
+        else this.idleWaiters.push(resolve);
+      });
+      await this.file.close();
+    })();
+    return this.closing;
+  }
+
+  private refusal(): WalError {
+    if (this.st === 'failed') return this.failure!;
+    if (this.st === 'closed') return new WalError('closed', 'WAL closed');
+    return new WalError('invalid', 'recover() must complete before appends and trims');
+  }
+
+  /** Places `rec` in the open group (or a new one); false when the ring has no room. */
+  private place(rec: Rec): boolean {
+    let g = this.open;
+    let start = this.cursor;
+    if (g !== null && g.end - g.start + rec.size > this.groupBytesMax && g.recs.length > 0) {
+      this.seal(g);
+      g = null;
+      start = this.cursor;
+    }
+    if (alignUp(start + rec.size, this.sb.alignBytes) > this.durableTrim + this.sb.ringBytes) return false;
+    if (g === null) {
+      g = { start, end: start, recs: [], iov: [], lastHeader: null };
+      this.open = g;
+    }
+    rec.offset = g.end;
+    const header = rec.iov[0] as Buffer;
+    header.writeUInt32LE(RECORD_MAGIC, 0);
+    header.writeUInt16LE(0, 4);
+    writeU64(header, 12, rec.offset);
+    header.writeUInt32LE(this.incarnation, 20);
+    header.writeUInt32LE(crc32c(header.subarray(0, 28)), 28);
+    for (const b of rec.iov) g.iov.push(b);
+    g.recs.push(rec);
+    g.lastHeader = header;
+    g.end += rec.size;
+    this.cursor = g.end;
+    this.kick();
+    return true;
+  }
+
+  /** Marks the open group's last record GROUP_END, pads it, and queues it for writing. */
+  private seal(g: Group): void {
+    const h = g.lastHeader!;
+    h.writeUInt16LE(FLAG_GROUP_END, 4);
+    h.writeUInt32LE(crc32c(h.subarray(0, 28)), 28);
+    const padded = alignUp(g.end, this.sb.alignBytes);
+    if (padded > g.end) g.iov.push(this.zero.subarray(0, padded - g.end));
+    this.cursor = padded;
+    this.open = null;
+    this.sealed.push(g);
+  }
+
+  private kick(): void {
+    if (this.inflight !== null || this.kickQueued) return;
+    this.kickQueued = true;
+    queueMicrotask(() => {
+      this.kickQueued = false;
+      this.flushNext();
+    });
+  }
+
+  private flushNext(): void {
+    if (this.inflight !== null || this.st === 'failed') return;
+    if (this.sealed.length === 0 && this.open !== null) this.seal(this.open);
+    const g = this.sealed.shift();
+    if (g === undefined) {
+      this.notifyIdle();
+      return;
+    }
+    this.inflight = g;
+    void this.commit(g);
+  }
+
+  private async commit(g: Group): Promise<void> {
+    try {
+      await this.writeGroup(g);
+      await this.file.datasync();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.inflight = null;
+    for (const r of g.recs) r.resolve({ offset: r.offset, nextOffset: r.offset + r.size });
+    this.flushNext();
+  }
+
+  /** One writev, or two when the group crosses the end of the ring. */
+  private writeGroup(g: Group): Promise<void> {
+    const { ringStart, ringBytes } = this.sb;
+    const pos = ringStart + (g.start % ringBytes);
+    const len = alignUp(g.end, this.sb.alignBytes) - g.start;
+    const first = ringStart + ringBytes - pos;
+    if (len <= first) return this.file.writev(g.iov, pos);
+    const [a, b] = splitIov(g.iov, first);
+    return this.file.writev(a, pos).then(() => this.file.writev(b, ringStart));
+  }
+
+  /** Writes trim targets to the next superblock slot, one at a time; frees space when durable. */
+  private async persistTrims(): Promise<void> {
+    if (this.sbBusy) return;
+    this.sbBusy = true;
+    try {
+      while (this.trimTarget > this.durableTrim && this.st !== 'failed') {
+        const target = this.trimTarget;
+        await this.writeSuperblock({ ...this.sb, seq: this.sb.seq + 1, trimOffset: target });
+        this.durableTrim = target;
+        const keep = this.trimWaiters.filter((w) => w.at > target);
+        for (const w of this.trimWaiters) if (w.at <= target) w.resolve();
+        this.trimWaiters.splice(0, this.trimWaiters.length, ...keep);
+        this.admitWaiters();
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.sbBusy = false;
+      this.notifyIdle();
+    }
+  }
+
+  private async writeSuperblock(next: Superblock): Promise<void> {
+    const slot = next.seq % 2;
+    await this.file.writev([encodeSuperblock(next, next.alignBytes)], slot * next.alignBytes);
+    await this.file.datasync();
+    this.sb = next;
+  }
+
+  /** Capacity waiters proceed in FIFO order while they fit. */
+  private admitWaiters(): void {
+    while (this.waiters.length > 0 && this.st === 'open') {
+      if (!this.place(this.waiters[0])) return;
+      this.waiters.shift();
+    }
+  }
+
+  private fail(cause: unknown): void {
+    if (this.st !== 'failed') {
+      const msg = cause instanceof Error ? cause.message : String(cause);
+      this.failure = new WalError('failed', `WAL failed: ${msg}`, cause);
+      this.st = 'failed';
+    }
+    const err = this.failure!;
+    const groups = [this.inflight, ...this.sealed.splice(0), this.open];
+    this.inflight = null;
+    this.open = null;
+    for (const g of groups) if (g !== null) for (const r of g.recs) r.reject(err);
+    for (const w of this.waiters.splice(0)) w.reject(err);
+    for (const w of this.trimWaiters.splice(0)) w.reject(err);
+    this.notifyIdle();
+  }
+
+  private isIdle(): boolean {
+    return this.inflight === null && this.sealed.length === 0 && this.open === null && !this.sbBusy;
+  }
+
+  private notifyIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}
+
+/** Splits a buffer list at byte `n` (zero-copy). */
+function splitIov(iov: readonly Uint8Array[], n: number): [Uint8Array[], Uint8Array[]] {
+  const a: Uint8Array[] = [];
+  const b: Uint8Array[] = [];
+  let left = n;
+  for (const buf of iov) {
+    if (left >= buf.length) a.push(buf);
+    else if (left === 0) b.push(buf);
+    else {
+      a.push(buf.subarray(0, left));
+      b.push(buf.subarray(left));
+    }
+    left = Math.max(0, left - buf.length);
+  }
+  return [a, b];
+}
+
+async function readSuperblock(file: WalFile, align: number): Promise<Superblock> {
+  if (file.size < 3 * align) throw new WalError('invalid', `file of ${file.size} bytes is too small`);
+  const s0 = decodeSuperblock(await file.read(0, align));
+  const A = s0.kind === 'valid' ? s0.sb.alignBytes : align;
+  let s1 = decodeSuperblock(await file.read(A, A));
+  if (s1.kind === 'valid' && s1.sb.alignBytes !== A) s1 = { kind: 'invalid', reason: 'alignment mismatch' };
+  const picked = pickSuperblock(s0, s1);
+  if (typeof picked === 'string') throw new WalError('corrupt', picked);
+  if (picked !== null) {
+    if (picked.ringStart + picked.ringBytes > file.size) {
+      throw new WalError('corrupt', `superblock ring ends past the file (${file.size} bytes)`);
+    }
+    return picked;
+  }
+  const ringBytes = Math.floor((file.size - 2 * align) / align) * align;
+  return {
+    alignBytes: align,
+    incarnation: 0,
+    sizeBytes: file.size,
+    ringStart: 2 * align,
+    ringBytes,
+    seq: 0,
+    trimOffset: 0,
+    incStart: 0,
+  };
+}

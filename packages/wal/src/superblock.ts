@@ -1,0 +1,109 @@
+/**
+ * FileWal superblock (format version 1): two slots, slot 0 at byte 0 and slot 1 at byte
+ * `alignBytes`, each `alignBytes` long; the ring starts at `2 * alignBytes`. Sequence number
+ * `seq` is written to slot `seq % 2`, so an update never overwrites the newest valid copy; the
+ * valid slot with the highest `seq` wins (never a clock). Little-endian:
+ *
+ * ```
+ * offset size field
+ *  0     4   magic        0x42535754 ("TWSB" as bytes 54 57 53 42)
+ *  4     2   version      1
+ *  6     2   reserved     0
+ *  8     4   alignBytes   group alignment and slot size
+ * 12     4   incarnation  bumped durably at every open
+ * 16     8   sizeBytes    file or device size when formatted
+ * 24     8   ringStart    = 2 * alignBytes
+ * 32     8   ringBytes    ring size, a multiple of alignBytes
+ * 40     8   seq          sequence number of this copy (>= 1)
+ * 48     8   trimOffset   durable trim: records below it are gone
+ * 56     8   incStart     logical offset where `incarnation` starts appending
+ * 64     4   crc          CRC-32C of bytes 0..63
+ * 68         zero up to alignBytes
+ * ```
+ */
+import { crc32c } from './crc32c.ts';
+import { readU64, writeU64 } from './format.ts';
+
+export const SUPERBLOCK_MAGIC = 0x42535754;
+export const FORMAT_VERSION = 1;
+/** Encoded bytes of a superblock (the slot is zero-filled beyond them). */
+export const SUPERBLOCK_BYTES = 68;
+
+export interface Superblock {
+  alignBytes: number;
+  incarnation: number;
+  sizeBytes: number;
+  ringStart: number;
+  ringBytes: number;
+  seq: number;
+  trimOffset: number;
+  incStart: number;
+}
+
+/** Encodes `sb` into a zero-filled buffer of `slotBytes` bytes. */
+export function encodeSuperblock(sb: Superblock, slotBytes: number): Buffer {
+  const b = Buffer.alloc(slotBytes);
+  b.writeUInt32LE(SUPERBLOCK_MAGIC, 0);
+  b.writeUInt16LE(FORMAT_VERSION, 4);
+  b.writeUInt32LE(sb.alignBytes, 8);
+  b.writeUInt32LE(sb.incarnation, 12);
+  writeU64(b, 16, sb.sizeBytes);
+  writeU64(b, 24, sb.ringStart);
+  writeU64(b, 32, sb.ringBytes);
+  writeU64(b, 40, sb.seq);
+  writeU64(b, 48, sb.trimOffset);
+  writeU64(b, 56, sb.incStart);
+  b.writeUInt32LE(crc32c(b.subarray(0, 64)), 64);
+  return b;
+}
+
+/** Result of decoding one slot. */
+export type SlotState =
+  | { kind: 'valid'; sb: Superblock }
+  | { kind: 'empty' }
+  | { kind: 'invalid'; reason: string };
+
+/** Decodes one slot: 'empty' when all zero, 'invalid' on bad magic/CRC/version/fields. */
+export function decodeSuperblock(b: Buffer): SlotState {
+  if (b.readUInt32LE(0) !== SUPERBLOCK_MAGIC) {
+    return b.every((x) => x === 0) ? { kind: 'empty' } : { kind: 'invalid', reason: 'bad magic' };
+  }
+  if (crc32c(b.subarray(0, 64)) !== b.readUInt32LE(64)) return { kind: 'invalid', reason: 'bad CRC' };
+  const version = b.readUInt16LE(4);
+  if (version !== FORMAT_VERSION) return { kind: 'invalid', reason: `unsupported format version ${version}` };
+  const sb: Superblock = {
+    alignBytes: b.readUInt32LE(8),
+    incarnation: b.readUInt32LE(12),
+    sizeBytes: readU64(b, 16),
+    ringStart: readU64(b, 24),
+    ringBytes: readU64(b, 32),
+    seq: readU64(b, 40),
+    trimOffset: readU64(b, 48),
+    incStart: readU64(b, 56),
+  };
+  const sane =
+    sb.alignBytes >= 512 &&
+    sb.ringStart === 2 * sb.alignBytes &&
+    sb.ringBytes > 0 &&
+    sb.ringBytes % sb.alignBytes === 0 &&
+    sb.ringStart + sb.ringBytes <= sb.sizeBytes &&
+    sb.seq >= 1 &&
+    Number.isSafeInteger(sb.trimOffset) &&
+    Number.isSafeInteger(sb.incStart);
+  return sane ? { kind: 'valid', sb } : { kind: 'invalid', reason: 'inconsistent fields' };
+}
+
+/**
+ * Picks the superblock from both slots: the valid one with the highest seq; `null` when both
+ * are empty (a fresh file); throws `reason` text via the callback when neither is valid.
+ */
+export function pickSuperblock(a: SlotState, b: SlotState): Superblock | null | string {
+  const va = a.kind === 'valid' ? a.sb : null;
+  const vb = b.kind === 'valid' ? b.sb : null;
+  if (va !== null && vb !== null) return va.seq >= vb.seq ? va : vb;
+  if (va !== null) return va;
+  if (vb !== null) return vb;
+  if (a.kind === 'empty' && b.kind === 'empty') return null;
+  const why = (s: SlotState) => (s.kind === 'invalid' ? s.reason : s.kind);
+  return `no valid superblock (slot 0: ${why(a)}, slot 1: ${why(b)})`;
+}
