@@ -1,14 +1,15 @@
 /**
  * The disk baseline for the WAL benchmark, measured on the same directory and through the
- * same I/O path FileWal uses (Node `FileHandle.writev` at a position, then
- * `FileHandle.datasync`, each a libuv thread-pool call):
+ * same I/O path FileWal's default WalFile uses (callback `fs.writev` at a position, then
+ * `fs.fdatasync`, each one libuv thread-pool call; the file is preallocated with zero blocks):
  *  - latency of one 4 KiB write + fdatasync at sequential positions of a preallocated file;
  *  - throughput of large sequential writes (4 MiB each) followed by fdatasync.
  * When `fio` is installed its figures for the same two jobs are recorded as a second reference.
  */
 import { execFile } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { type FileHandle, open, rm } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LatencyRecorder, type LatencySummary, mbPerSec } from './stats.ts';
@@ -38,19 +39,43 @@ export interface BaselineResult {
   fio?: FioResult | { error: string };
 }
 
+/** The raw calls: one positioned writev and one fdatasync on a file descriptor. */
+interface RawFile {
+  writev(buffers: Uint8Array[], position: number): Promise<void>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function rawFile(fd: number): RawFile {
+  const done = (resolve: () => void, reject: (e: unknown) => void) => (err: unknown) =>
+    err ? reject(err) : resolve();
+  return {
+    writev: (buffers, position) =>
+      new Promise((resolve, reject) => {
+        let total = 0;
+        for (const b of buffers) total += b.length;
+        fs.writev(fd, buffers, position, (err, n) =>
+          err ? reject(err) : n === total ? resolve() : reject(new Error(`short write ${n}/${total}`)),
+        );
+      }),
+    datasync: () => new Promise((resolve, reject) => fs.fdatasync(fd, done(resolve, reject))),
+    close: () => new Promise((resolve, reject) => fs.close(fd, done(resolve, reject))),
+  };
+}
+
 /** Creates `path` and fills it with zeros (written, then fdatasync'ed), so later writes overwrite. */
-export async function preallocate(path: string, bytes: number): Promise<FileHandle> {
-  const fh = await open(path, 'w+');
+export async function preallocate(path: string, bytes: number): Promise<RawFile> {
+  const fh = rawFile(fs.openSync(path, 'w+'));
   const chunk = Buffer.alloc(Math.min(bytes, 4 << 20));
   for (let pos = 0; pos < bytes; pos += chunk.length) {
-    await fh.write(chunk, 0, Math.min(chunk.length, bytes - pos), pos);
+    await fh.writev([chunk.subarray(0, Math.min(chunk.length, bytes - pos))], pos);
   }
   await fh.datasync();
   return fh;
 }
 
 /** Sequential `writeBytes` writes, each followed by fdatasync, until `samples` or `timeMs`. */
-async function measureLatency(fh: FileHandle, p: BaselineParams): Promise<BaselineResult['latency']> {
+async function measureLatency(fh: RawFile, p: BaselineParams): Promise<BaselineResult['latency']> {
   const buf = randomFillSync(Buffer.alloc(p.latencyWriteBytes));
   const rec = new LatencyRecorder(p.latencySamples);
   const deadline = process.hrtime.bigint() + BigInt(p.latencyTimeMs) * 1_000_000n;
@@ -69,7 +94,7 @@ async function measureLatency(fh: FileHandle, p: BaselineParams): Promise<Baseli
 }
 
 /** Large sequential writes + fdatasync each, for `throughputTimeMs` (at least one write). */
-async function measureThroughput(fh: FileHandle, p: BaselineParams): Promise<BaselineResult['throughput']> {
+async function measureThroughput(fh: RawFile, p: BaselineParams): Promise<BaselineResult['throughput']> {
   const size = Math.min(p.throughputWriteBytes, p.fileBytes);
   const buf = randomFillSync(Buffer.alloc(size));
   const t0 = process.hrtime.bigint();
