@@ -115,11 +115,11 @@ describe('FileWal ring', () => {
   it('stale records of an earlier lap never validate', async () => {
     let { wal } = await openRecovered();
     // Lap 1: one record per 4 KiB block (appended one at a time, so one group each).
-    const lap1 = [];
+    const lap1: { offset: number; nextOffset: number }[] = [];
     for (let i = 0; i < 16; i++) lap1.push(await wal.append(fill(i, 4000)));
     await wal.trim(lap1[15].nextOffset);
     // Lap 2: shorter; the blocks after it still hold well-formed lap-1 records.
-    const lap2 = [];
+    const lap2: { offset: number }[] = [];
     for (let i = 0; i < 3; i++) lap2.push(await wal.append(fill(100 + i, 4000)));
     expect(lap2[0].offset).toBe(64 * 1024);
     await wal.close();
