@@ -27,6 +27,11 @@ export interface CrashOptions {
   granularity?: 'write' | 'sector';
   /** Sector size for `granularity: 'sector'` and `tearSectorAligned`. Default 512. */
   sectorBytes?: number;
+  /**
+   * Decides exactly which un-synced pieces survive instead of `keepUnsyncedFraction`: called
+   * per write ('write' granularity) or per sector piece ('sector'); positions are absolute.
+   */
+  keep?: (piece: { seq: number; position: number; length: number }) => boolean;
   /** Apply surviving writes in a random order instead of issue order (matters only where they overlap). */
   reorder?: boolean;
   /**
@@ -71,8 +76,10 @@ export function buildCrashImage(
   // Pieces that survive: [position, bytes] in application order.
   const pieces: Array<{ position: number; bytes: Uint8Array }> = [];
   for (const w of rest) {
+    const survives = (position: number, length: number): boolean =>
+      options.keep ? options.keep({ seq: w.seq, position, length }) : rng.chance(keep);
     if ((options.granularity ?? 'write') === 'write') {
-      if (rng.chance(keep)) {
+      if (survives(w.position, w.bytes.length)) {
         pieces.push({ position: w.position, bytes: w.bytes });
         report.kept++;
       }
@@ -80,7 +87,7 @@ export function buildCrashImage(
     }
     let keptAny = false;
     forEachSector(w.position, w.bytes.length, sectorBytes, (from, to) => {
-      if (rng.chance(keep)) {
+      if (survives(w.position + from, to - from)) {
         pieces.push({ position: w.position + from, bytes: w.bytes.subarray(from, to) });
         keptAny = true;
       }
