@@ -9,8 +9,6 @@
 import { execFile } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LatencyRecorder, type LatencySummary, mbPerSec } from './stats.ts';
 
@@ -40,7 +38,7 @@ export interface BaselineResult {
 }
 
 /** The raw calls: one positioned writev and one fdatasync on a file descriptor. */
-interface RawFile {
+export interface RawFile {
   writev(buffers: Uint8Array[], position: number): Promise<void>;
   datasync(): Promise<void>;
   close(): Promise<void>;
@@ -74,49 +72,79 @@ export async function preallocate(path: string, bytes: number): Promise<RawFile>
   return fh;
 }
 
-/** Sequential `writeBytes` writes, each followed by fdatasync, until `samples` or `timeMs`. */
-async function measureLatency(fh: RawFile, p: BaselineParams): Promise<BaselineResult['latency']> {
-  const buf = randomFillSync(Buffer.alloc(p.latencyWriteBytes));
-  const rec = new LatencyRecorder(p.latencySamples);
-  const deadline = process.hrtime.bigint() + BigInt(p.latencyTimeMs) * 1_000_000n;
-  let pos = 0;
-  while (rec.count < p.latencySamples) {
-    if (pos + buf.length > p.fileBytes) pos = 0;
-    const t0 = process.hrtime.bigint();
-    await fh.writev([buf], pos);
-    await fh.datasync();
-    const t1 = process.hrtime.bigint();
-    rec.record(t0, t1);
-    pos += buf.length;
-    if (t1 > deadline) break;
-  }
-  return { writeBytes: buf.length, ...rec.summary() };
+/** Where the next sequential raw write goes (positions wrap around at the file's end). */
+export interface RawCursor {
+  fh: RawFile;
+  fileBytes: number;
+  pos: number;
 }
 
-/** Large sequential writes + fdatasync each, for `throughputTimeMs` (at least one write). */
-async function measureThroughput(fh: RawFile, p: BaselineParams): Promise<BaselineResult['throughput']> {
-  const size = Math.min(p.throughputWriteBytes, p.fileBytes);
-  const buf = randomFillSync(Buffer.alloc(size));
+/** Opens a preallocated raw file of `fileBytes` at `path` for sequential writes. */
+export async function openRaw(path: string, fileBytes: number): Promise<RawCursor> {
+  return { fh: await preallocate(path, fileBytes), fileBytes, pos: 0 };
+}
+
+/**
+ * Sequential writes of `buf`, each followed by fdatasync, recorded into `rec`, until `rec` is
+ * full or `timeMs` has passed (at least one write).
+ */
+export async function rawLatency(
+  c: RawCursor,
+  buf: Buffer,
+  rec: LatencyRecorder,
+  timeMs: number,
+): Promise<void> {
+  const deadline = process.hrtime.bigint() + BigInt(timeMs) * 1_000_000n;
+  for (;;) {
+    if (c.pos + buf.length > c.fileBytes) c.pos = 0;
+    const t0 = process.hrtime.bigint();
+    await c.fh.writev([buf], c.pos);
+    await c.fh.datasync();
+    const t1 = process.hrtime.bigint();
+    rec.record(t0, t1);
+    c.pos += buf.length;
+    if (t1 > deadline || rec.full) return;
+  }
+}
+
+/** Sequential writes of `buf` + fdatasync each for `timeMs` (at least one write). */
+export async function rawThroughput(
+  c: RawCursor,
+  buf: Buffer,
+  timeMs: number,
+): Promise<{ writes: number; bytes: number; ns: bigint }> {
   const t0 = process.hrtime.bigint();
-  const deadline = t0 + BigInt(p.throughputTimeMs) * 1_000_000n;
-  let pos = 0;
+  const deadline = t0 + BigInt(timeMs) * 1_000_000n;
   let writes = 0;
   let now = t0;
   do {
-    if (pos + size > p.fileBytes) pos = 0;
-    await fh.writev([buf], pos);
-    await fh.datasync();
-    pos += size;
+    if (c.pos + buf.length > c.fileBytes) c.pos = 0;
+    await c.fh.writev([buf], c.pos);
+    await c.fh.datasync();
+    c.pos += buf.length;
     writes++;
     now = process.hrtime.bigint();
   } while (now < deadline);
-  const bytes = writes * size;
+  return { writes, bytes: writes * buf.length, ns: now - t0 };
+}
+
+async function measureLatency(c: RawCursor, p: BaselineParams): Promise<BaselineResult['latency']> {
+  const buf = randomFillSync(Buffer.alloc(p.latencyWriteBytes));
+  const rec = new LatencyRecorder(p.latencySamples);
+  await rawLatency(c, buf, rec, p.latencyTimeMs);
+  return { writeBytes: buf.length, ...rec.summary() };
+}
+
+async function measureThroughput(c: RawCursor, p: BaselineParams): Promise<BaselineResult['throughput']> {
+  const buf = randomFillSync(Buffer.alloc(Math.min(p.throughputWriteBytes, p.fileBytes)));
+  c.pos = 0;
+  const r = await rawThroughput(c, buf, p.throughputTimeMs);
   return {
-    writeBytes: size,
-    writes,
-    bytes,
-    seconds: Number(now - t0) / 1e9,
-    mbPerSec: mbPerSec(bytes, now - t0),
+    writeBytes: buf.length,
+    writes: r.writes,
+    bytes: r.bytes,
+    seconds: Number(r.ns) / 1e9,
+    mbPerSec: mbPerSec(r.bytes, r.ns),
   };
 }
 
@@ -195,24 +223,17 @@ async function fioAvailable(): Promise<boolean> {
   }
 }
 
-/** Runs the baseline in `dir` (its file is removed afterwards). */
-export async function runBaseline(dir: string, p: BaselineParams): Promise<BaselineResult> {
-  const path = join(dir, 'baseline.dat');
-  const fh = await preallocate(path, p.fileBytes);
-  try {
-    const latency = await measureLatency(fh, p);
-    const throughput = await measureThroughput(fh, p);
-    const result: BaselineResult = { latency, throughput };
-    if (p.fio && (await fioAvailable())) {
-      try {
-        result.fio = await runFio(path, p);
-      } catch (err) {
-        result.fio = { error: String((err as Error).message ?? err).slice(0, 500) };
-      }
+/** Runs the baseline on `raw` (the preallocated file at `path`, also used by fio). */
+export async function runBaseline(raw: RawCursor, path: string, p: BaselineParams): Promise<BaselineResult> {
+  const latency = await measureLatency(raw, p);
+  const throughput = await measureThroughput(raw, p);
+  const result: BaselineResult = { latency, throughput };
+  if (p.fio && (await fioAvailable())) {
+    try {
+      result.fio = await runFio(path, p);
+    } catch (err) {
+      result.fio = { error: String((err as Error).message ?? err).slice(0, 500) };
     }
-    return result;
-  } finally {
-    await fh.close();
-    await rm(path, { force: true });
   }
+  return result;
 }

@@ -86,11 +86,18 @@ export interface CellResult extends LatencySummary {
   trims: number;
 }
 
-/** Runs one cell against `wal` (already recovered); `io` is the wrapper's live counters. */
-export async function runCell(wal: WriteAheadLog, p: CellParams, io: IoCounters): Promise<CellResult> {
+/**
+ * Runs one cell against `wal` (already recovered); `io` is the wrapper's live counters.
+ * Latencies go to `rec` (a fresh one by default; pass one to pool several runs).
+ */
+export async function runCell(
+  wal: WriteAheadLog,
+  p: CellParams,
+  io: IoCounters,
+  rec: LatencyRecorder = new LatencyRecorder(p.maxSamples),
+): Promise<CellResult> {
   const data = randomFillSync(Buffer.alloc(p.recordBytes));
   const meta = randomFillSync(Buffer.alloc(p.metaBytes));
-  const rec = new LatencyRecorder(p.maxSamples);
   const start = process.hrtime.bigint();
   const measureStart = start + BigInt(p.warmupMs) * 1_000_000n;
   const measureEnd = measureStart + BigInt(p.timeMs) * 1_000_000n;

@@ -10,14 +10,29 @@
  *     256 appenders × 16 KiB / raw sequential throughput (goal >= 0.8).
  *
  * Options: --dir <path> (default .tmp/bench-wal in the repository; a fresh subdirectory is made
- * and removed), --quick (shorter cells), --out <file> (default bench/results/wal.json).
+ * and removed), --quick (shorter cells), --out <file> (default bench/results/wal.json),
+ * --group-bytes-max <bytes> (FileWal option, for experiments).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BaselineParams, type BaselineResult, runBaseline } from './baseline.ts';
-import { type CellResult, drain, newCounters, runCell } from './cells.ts';
-import { openFileWal, type WalFactory } from './filewal.ts';
+import type { WriteAheadLog } from '../../packages/wal/src/index.ts';
+import {
+  type BaselineParams,
+  type BaselineResult,
+  openRaw,
+  type RawCursor,
+  runBaseline,
+} from './baseline.ts';
+import { type CellResult, drain, type IoCounters, newCounters, runCell } from './cells.ts';
+import { fileWalFactory, openFileWal, type WalFactory } from './filewal.ts';
+import {
+  type PairedLatency,
+  type PairedParams,
+  type PairedThroughput,
+  pairedLatency,
+  pairedThroughput,
+} from './paired.ts';
 import { type DiskInfo, diskInfo, machineInfo } from './stats.ts';
 
 const KiB = 1024;
@@ -38,6 +53,8 @@ export interface WalBenchParams {
   latencyGoalCell: { recordBytes: number; appenders: number };
   /** The cell whose MB/s is compared with the raw sequential throughput. */
   throughputGoalCell: { recordBytes: number; appenders: number };
+  /** Interleaved raw/WAL blocks for the goal ratios (bench/wal/paired.ts). */
+  paired: PairedParams;
 }
 
 export const FULL_PARAMS: WalBenchParams = {
@@ -60,6 +77,7 @@ export const FULL_PARAMS: WalBenchParams = {
   trimAtFraction: 0.25,
   latencyGoalCell: { recordBytes: 1 * KiB, appenders: 1 },
   throughputGoalCell: { recordBytes: 16 * KiB, appenders: 256 },
+  paired: { rounds: 8, blockMs: 1000, warmupMs: 100, maxSamples: 500_000 },
 };
 
 export const QUICK_PARAMS: WalBenchParams = {
@@ -67,6 +85,7 @@ export const QUICK_PARAMS: WalBenchParams = {
   baseline: { ...FULL_PARAMS.baseline, latencySamples: 2000, latencyTimeMs: 3000, throughputTimeMs: 2000 },
   cellWarmupMs: 200,
   cellTimeMs: 1000,
+  paired: { ...FULL_PARAMS.paired, rounds: 4, blockMs: 500 },
 };
 
 export interface Ratio {
@@ -83,10 +102,16 @@ export interface WalBenchResult {
   params: Omit<WalBenchParams, 'baseline'> & { baseline: BaselineParams };
   baseline: BaselineResult;
   cells: CellResult[];
+  /** The goal cells interleaved with their raw counterparts. */
+  paired: { latency: PairedLatency; throughput: PairedThroughput };
   ratios: {
+    /** Goal: paired p99 of the latency goal cell / paired raw 4 KiB write + fdatasync p99. */
     p99VsRawFdatasyncP99: Ratio;
+    /** Goal: paired MB/s of the throughput goal cell / paired raw sequential MB/s. */
     throughputVsRawSequential: Ratio;
-    /** Informational: every cell's p99 over the raw 4 KiB fdatasync p99. */
+    /** The same two from the standalone baseline and cells (measured up to a minute apart). */
+    standalone: { p99VsRawFdatasyncP99: number; throughputVsRawSequential: number };
+    /** Informational: every cell's p99 over the standalone raw 4 KiB fdatasync p99. */
     p99ByCell: Record<string, number>;
   };
 }
@@ -118,57 +143,123 @@ export async function runWalBench(
   const work = mkdtempSync(join(dir, 'run-'));
   try {
     log(`baseline in ${work} (${disk.device}, ${disk.fsType})`);
-    const baseline = await runBaseline(work, params.baseline);
-    const io = newCounters();
-    const wal = await factory(join(work, 'bench.wal'), params.walBytes, io);
-    const cells: CellResult[] = [];
+    const rawPath = join(work, 'baseline.dat');
+    const raw = await openRaw(rawPath, params.baseline.fileBytes);
     try {
-      for await (const _ of wal.recover()) {
-        // a fresh WAL has nothing to recover
-      }
-      for (const recordBytes of params.recordSizes) {
-        for (const appenders of params.appenders) {
-          const cell = await runCell(
-            wal,
-            {
-              recordBytes,
-              appenders,
-              warmupMs: params.cellWarmupMs,
-              timeMs: params.cellTimeMs,
-              maxSamples: params.maxSamplesPerCell,
-              metaBytes: params.metaBytes,
-              trimAtFraction: params.trimAtFraction,
-            },
-            io,
-          );
-          await drain(wal);
-          cells.push(cell);
-          log(`  ${cellName(cell)}: p99 ${cell.p99Ms.toFixed(3)} ms, ${cell.mbPerSec.toFixed(1)} MB/s`);
+      const baseline = await runBaseline(raw, rawPath, params.baseline);
+      const io = newCounters();
+      const wal = await factory(join(work, 'bench.wal'), params.walBytes, io);
+      try {
+        for await (const _ of wal.recover()) {
+          // a fresh WAL has nothing to recover
         }
+        const cells = await runCells(wal, io, params, log);
+        const paired = await runPaired(raw, wal, io, params, log);
+        return report(params, disk, baseline, cells, paired);
+      } finally {
+        await wal.close();
       }
     } finally {
-      await wal.close();
+      await raw.fh.close();
     }
-    const rawP99 = baseline.latency.p99Ms;
-    const lat = findCell(cells, params.latencyGoalCell).p99Ms / rawP99;
-    const thr = findCell(cells, params.throughputGoalCell).mbPerSec / baseline.throughput.mbPerSec;
-    return {
-      suite: 'wal',
-      date: new Date().toISOString(),
-      machine: machineInfo(),
-      disk,
-      params,
-      baseline,
-      cells,
-      ratios: {
-        p99VsRawFdatasyncP99: { value: lat, goal: '<= 1.5', met: lat <= 1.5 },
-        throughputVsRawSequential: { value: thr, goal: '>= 0.8', met: thr >= 0.8 },
-        p99ByCell: Object.fromEntries(cells.map((c) => [cellName(c), +(c.p99Ms / rawP99).toFixed(3)])),
-      },
-    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+function cellParams(params: WalBenchParams, recordBytes: number, appenders: number) {
+  return {
+    recordBytes,
+    appenders,
+    warmupMs: params.cellWarmupMs,
+    timeMs: params.cellTimeMs,
+    maxSamples: params.maxSamplesPerCell,
+    metaBytes: params.metaBytes,
+    trimAtFraction: params.trimAtFraction,
+  };
+}
+
+async function runCells(
+  wal: WriteAheadLog,
+  io: IoCounters,
+  params: WalBenchParams,
+  log: (line: string) => void,
+): Promise<CellResult[]> {
+  const cells: CellResult[] = [];
+  for (const recordBytes of params.recordSizes) {
+    for (const appenders of params.appenders) {
+      const cell = await runCell(wal, cellParams(params, recordBytes, appenders), io);
+      await drain(wal);
+      cells.push(cell);
+      log(`  ${cellName(cell)}: p99 ${cell.p99Ms.toFixed(3)} ms, ${cell.mbPerSec.toFixed(1)} MB/s`);
+    }
+  }
+  return cells;
+}
+
+async function runPaired(
+  raw: RawCursor,
+  wal: WriteAheadLog,
+  io: IoCounters,
+  params: WalBenchParams,
+  log: (line: string) => void,
+): Promise<WalBenchResult['paired']> {
+  const { latencyGoalCell: lc, throughputGoalCell: tc, baseline: b } = params;
+  const latency = await pairedLatency(
+    raw,
+    b.latencyWriteBytes,
+    wal,
+    io,
+    cellParams(params, lc.recordBytes, lc.appenders),
+    params.paired,
+  );
+  log(
+    `  paired ${cellName(lc)}: p99 ${latency.wal.p99Ms.toFixed(3)} ms vs raw ${latency.raw.p99Ms.toFixed(3)} ms`,
+  );
+  const throughput = await pairedThroughput(
+    raw,
+    b.throughputWriteBytes,
+    wal,
+    io,
+    cellParams(params, tc.recordBytes, tc.appenders),
+    params.paired,
+  );
+  log(
+    `  paired ${cellName(tc)}: ${throughput.walMbPerSec.toFixed(0)} MB/s vs raw ${throughput.rawMbPerSec.toFixed(0)} MB/s`,
+  );
+  return { latency, throughput };
+}
+
+function report(
+  params: WalBenchParams,
+  disk: DiskInfo,
+  baseline: BaselineResult,
+  cells: CellResult[],
+  paired: WalBenchResult['paired'],
+): WalBenchResult {
+  const rawP99 = baseline.latency.p99Ms;
+  const lat = paired.latency.p99Ratio;
+  const thr = paired.throughput.ratio;
+  return {
+    suite: 'wal',
+    date: new Date().toISOString(),
+    machine: machineInfo(),
+    disk,
+    params,
+    baseline,
+    cells,
+    paired,
+    ratios: {
+      p99VsRawFdatasyncP99: { value: lat, goal: '<= 1.5', met: lat <= 1.5 },
+      throughputVsRawSequential: { value: thr, goal: '>= 0.8', met: thr >= 0.8 },
+      standalone: {
+        p99VsRawFdatasyncP99: findCell(cells, params.latencyGoalCell).p99Ms / rawP99,
+        throughputVsRawSequential:
+          findCell(cells, params.throughputGoalCell).mbPerSec / baseline.throughput.mbPerSec,
+      },
+      p99ByCell: Object.fromEntries(cells.map((c) => [cellName(c), +(c.p99Ms / rawP99).toFixed(3)])),
+    },
+  };
 }
 
 const ms = (v: number) => +v.toFixed(3);
@@ -205,7 +296,17 @@ export function printWalBench(r: WalBenchResult): void {
       'KiB/group': +(c.avgGroupBytes / KiB).toFixed(1),
     })),
   );
-  const { p99VsRawFdatasyncP99: l, throughputVsRawSequential: t } = r.ratios;
+  const { latency: pl, throughput: pt } = r.paired;
+  console.log(
+    `paired (${pl.rounds} rounds of ${pl.blockMs} ms blocks): ${cellName(pl)} p50/p99/p999 ` +
+      `${ms(pl.wal.p50Ms)}/${ms(pl.wal.p99Ms)}/${ms(pl.wal.p999Ms)} ms vs raw ` +
+      `${ms(pl.raw.p50Ms)}/${ms(pl.raw.p99Ms)}/${ms(pl.raw.p999Ms)} ms; ` +
+      `${cellName(pt)} ${pt.walMbPerSec.toFixed(0)} MB/s vs raw ${pt.rawMbPerSec.toFixed(0)} MB/s`,
+  );
+  const { p99VsRawFdatasyncP99: l, throughputVsRawSequential: t, standalone: s } = r.ratios;
+  console.log(
+    `standalone ratios: p99 ${s.p99VsRawFdatasyncP99.toFixed(2)}, throughput ${s.throughputVsRawSequential.toFixed(2)}`,
+  );
   console.log(
     `p99 ${cellName(r.params.latencyGoalCell)} / raw fdatasync p99: ${l.value.toFixed(2)} (goal ${l.goal}: ${l.met ? 'met' : 'MISSED'})`,
   );
@@ -224,7 +325,11 @@ async function main(): Promise<void> {
   const dir = argValue('--dir') ?? join(root, '.tmp', 'bench-wal');
   const out = argValue('--out') ?? join(root, 'bench', 'results', 'wal.json');
   const params = process.argv.includes('--quick') ? QUICK_PARAMS : FULL_PARAMS;
-  const result = await runWalBench(dir, params, openFileWal, (line) => console.log(line));
+  const groupBytesMax = argValue('--group-bytes-max');
+  const factory =
+    groupBytesMax === undefined ? openFileWal : fileWalFactory({ groupBytesMax: Number(groupBytesMax) });
+  const result = await runWalBench(dir, params, factory, (line) => console.log(line));
+  if (groupBytesMax !== undefined) Object.assign(result.params, { groupBytesMax: Number(groupBytesMax) });
   printWalBench(result);
   const { writeFileSync } = await import('node:fs');
   mkdirSync(join(out, '..'), { recursive: true });

@@ -33,6 +33,10 @@ export class LatencyRecorder {
     if (this.n < this.values.length) this.values[this.n++] = Number(endNs - startNs) / 1e6;
   }
 
+  get full(): boolean {
+    return this.n === this.values.length;
+  }
+
   get count(): number {
     return this.n;
   }

@@ -27,6 +27,7 @@ const TINY: WalBenchParams = {
   trimAtFraction: 0.25,
   latencyGoalCell: { recordBytes: 1 * KiB, appenders: 1 },
   throughputGoalCell: { recordBytes: 16 * KiB, appenders: 4 },
+  paired: { rounds: 2, blockMs: 30, warmupMs: 5, maxSamples: 10_000 },
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-wal-smoke-'));
@@ -80,6 +81,12 @@ describe('wal bench (smoke)', () => {
       expect(typeof ratio.met).toBe('boolean');
     }
     expect(Object.keys(r.ratios.p99ByCell)).toHaveLength(4);
+    expect(r.paired.latency.raw.samples).toBeGreaterThan(0);
+    expect(r.paired.latency.wal.samples).toBeGreaterThan(0);
+    expect(r.ratios.p99VsRawFdatasyncP99.value).toBe(r.paired.latency.p99Ratio);
+    expect(r.paired.throughput.perRound).toHaveLength(2);
+    expect(r.ratios.throughputVsRawSequential.value).toBe(r.paired.throughput.ratio);
+    expect(Number.isFinite(r.ratios.standalone.p99VsRawFdatasyncP99)).toBe(true);
     expect(JSON.parse(JSON.stringify(r)).cells).toHaveLength(4);
     expect(readdirSync(dir)).toEqual([]);
     const lines: unknown[] = [];
