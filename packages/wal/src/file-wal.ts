@@ -4,11 +4,14 @@
  * "WAL (FileWal)"; the encoders live in format.ts and superblock.ts, the walk in recovery.ts.
  */
 import { crc32c } from './crc32c.ts';
+import type { FileWalOptions } from './file-wal-options.ts';
 import { alignUp, bodyCrcOf, FLAG_GROUP_END, RECORD_HEADER_BYTES, RECORD_MAGIC, writeU64 } from './format.ts';
-import type { WalFile, WalFileOpener } from './io.ts';
+import type { WalFile } from './io.ts';
+import { splitIov } from './iov.ts';
 import { openNodeWalFile } from './node-file.ts';
 import { walkRing } from './recovery.ts';
-import { decodeSuperblock, encodeSuperblock, pickSuperblock, type Superblock } from './superblock.ts';
+import { encodeSuperblock, loadSuperblock, type Superblock } from './superblock.ts';
+
 import {
   WAL_META_MAX_BYTES,
   type WalAppendResult,
@@ -18,25 +21,7 @@ import {
   type WriteAheadLog,
 } from './types.ts';
 
-/** Options of {@link FileWal.open}. */
-export interface FileWalOptions {
-  /** File or block device path (used by `opener`; informative when `file` is given). */
-  path: string;
-  /** Size of a file created by the opener (default 1 GiB); ring = size - 2 × alignBytes. */
-  sizeBytes?: number;
-  /** An already opened WalFile (tests inject fault layers); otherwise `opener` opens `path`. */
-  file?: WalFile;
-  /** Opens `path`; default: node:fs, creating and preallocating with zero blocks. */
-  opener?: WalFileOpener;
-  /** Group alignment and superblock slot size for a new WAL (default 4096); an existing WAL keeps its own. */
-  alignBytes?: number;
-  /** Bytes per group write before a new group starts (default 8 MiB; one larger record is its own group). */
-  groupBytesMax?: number;
-  /** Largest meta + data of one record (default 16 MiB). */
-  recordBytesMax?: number;
-  /** When the ring is full: wait for a trim (FIFO, default) or reject with WalError('full'). */
-  full?: 'wait' | 'reject';
-}
+export type { FileWalOptions } from './file-wal-options.ts';
 
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -102,7 +87,7 @@ export class FileWal implements WriteAheadLog {
     if (!Number.isInteger(align) || align < 512) throw new WalError('invalid', `alignBytes ${align} < 512`);
     const file = o.file ?? (await (o.opener ?? openNodeWalFile)(o.path, o.sizeBytes ?? GiB));
     try {
-      return new FileWal(file, await readSuperblock(file, align), o);
+      return new FileWal(file, await loadSuperblock(file, align), o);
     } catch (err) {
       if (o.file === undefined) await file.close().catch(() => {});
       throw err;
@@ -144,8 +129,10 @@ export class FileWal implements WriteAheadLog {
       let step = await walk.next();
       while (!step.done) {
         yield step.value;
+        if (this.st !== 'recovering') throw this.refusal();
         step = await walk.next();
       }
+      if (this.st !== 'recovering') throw this.refusal();
       const start = alignUp(step.value.end, sb.alignBytes);
       const next: Superblock = { ...sb, seq: sb.seq + 1, incarnation: sb.incarnation + 1, incStart: start };
       await this.writeSuperblock(next);
@@ -201,7 +188,8 @@ export class FileWal implements WriteAheadLog {
     if (offset > this.trimTarget) this.trimTarget = offset;
     return new Promise((resolve, reject) => {
       this.trimWaiters.push({ at: offset, resolve, reject });
-      void this.persistTrims();
+      // While a group is in flight the trim rides on the next group's fdatasync (or follows it).
+      if (this.inflight === null) void this.persistTrims();
     });
   }
 
@@ -282,6 +270,7 @@ export class FileWal implements WriteAheadLog {
     if (this.sealed.length === 0 && this.open !== null) this.seal(this.open);
     const g = this.sealed.shift();
     if (g === undefined) {
+      if (this.trimPending()) void this.persistTrims();
       this.notifyIdle();
       return;
     }
@@ -290,15 +279,27 @@ export class FileWal implements WriteAheadLog {
   }
 
   private async commit(g: Group): Promise<void> {
+    // A pending trim shares this group's fdatasync: its superblock copy is written alongside.
+    let sbNext: Superblock | null = null;
+    if (this.trimPending()) {
+      sbNext = { ...this.sb, seq: this.sb.seq + 1, trimOffset: this.trimTarget };
+      this.sbBusy = true;
+    }
     try {
-      await this.writeGroup(g);
+      if (sbNext === null) await this.writeGroup(g);
+      else await Promise.all([this.writeGroup(g), this.writeSlot(sbNext)]);
       await this.file.datasync();
     } catch (err) {
+      this.sbBusy = false;
       this.fail(err);
       return;
     }
     this.inflight = null;
     for (const r of g.recs) r.resolve({ offset: r.offset, nextOffset: r.offset + r.size });
+    if (sbNext !== null) {
+      this.sbBusy = false;
+      this.trimDurable(sbNext);
+    }
     this.flushNext();
   }
 
@@ -319,13 +320,9 @@ export class FileWal implements WriteAheadLog {
     this.sbBusy = true;
     try {
       while (this.trimTarget > this.durableTrim && this.st !== 'failed') {
-        const target = this.trimTarget;
-        await this.writeSuperblock({ ...this.sb, seq: this.sb.seq + 1, trimOffset: target });
-        this.durableTrim = target;
-        const keep = this.trimWaiters.filter((w) => w.at > target);
-        for (const w of this.trimWaiters) if (w.at <= target) w.resolve();
-        this.trimWaiters.splice(0, this.trimWaiters.length, ...keep);
-        this.admitWaiters();
+        const next = { ...this.sb, seq: this.sb.seq + 1, trimOffset: this.trimTarget };
+        await this.writeSuperblock(next);
+        this.trimDurable(next);
       }
     } catch (err) {
       this.fail(err);
@@ -335,11 +332,29 @@ export class FileWal implements WriteAheadLog {
     }
   }
 
-  private async writeSuperblock(next: Superblock): Promise<void> {
-    const slot = next.seq % 2;
-    await this.file.writev([encodeSuperblock(next, next.alignBytes)], slot * next.alignBytes);
-    await this.file.datasync();
+  private trimPending(): boolean {
+    return !this.sbBusy && this.trimTarget > this.durableTrim && this.st !== 'failed';
+  }
+
+  /** A superblock copy with a new trim offset is durable: resolve trims, admit waiters. */
+  private trimDurable(next: Superblock): void {
+    const target = next.trimOffset;
+    this.durableTrim = target;
+    const keep = this.trimWaiters.filter((w) => w.at > target);
+    for (const w of this.trimWaiters) if (w.at <= target) w.resolve();
+    this.trimWaiters.splice(0, this.trimWaiters.length, ...keep);
+    this.admitWaiters();
+  }
+
+  /** Writes copy `next.seq` to slot `seq % 2`; `this.sb` becomes `next` (durable after fdatasync). */
+  private async writeSlot(next: Superblock): Promise<void> {
+    await this.file.writev([encodeSuperblock(next, next.alignBytes)], (next.seq % 2) * next.alignBytes);
     this.sb = next;
+  }
+
+  private async writeSuperblock(next: Superblock): Promise<void> {
+    await this.writeSlot(next);
+    await this.file.datasync();
   }
 
   /** Capacity waiters proceed in FIFO order while they fit. */
@@ -367,55 +382,12 @@ export class FileWal implements WriteAheadLog {
   }
 
   private isIdle(): boolean {
-    return this.inflight === null && this.sealed.length === 0 && this.open === null && !this.sbBusy;
+    const quiet = this.inflight === null && this.sealed.length === 0 && this.open === null;
+    return quiet && !this.sbBusy && !this.trimPending();
   }
 
   private notifyIdle(): void {
     if (this.idleWaiters.length === 0 || !this.isIdle()) return;
     for (const w of this.idleWaiters.splice(0)) w();
   }
-}
-
-/** Splits a buffer list at byte `n` (zero-copy). */
-function splitIov(iov: readonly Uint8Array[], n: number): [Uint8Array[], Uint8Array[]] {
-  const a: Uint8Array[] = [];
-  const b: Uint8Array[] = [];
-  let left = n;
-  for (const buf of iov) {
-    if (left >= buf.length) a.push(buf);
-    else if (left === 0) b.push(buf);
-    else {
-      a.push(buf.subarray(0, left));
-      b.push(buf.subarray(left));
-    }
-    left = Math.max(0, left - buf.length);
-  }
-  return [a, b];
-}
-
-async function readSuperblock(file: WalFile, align: number): Promise<Superblock> {
-  if (file.size < 3 * align) throw new WalError('invalid', `file of ${file.size} bytes is too small`);
-  const s0 = decodeSuperblock(await file.read(0, align));
-  const A = s0.kind === 'valid' ? s0.sb.alignBytes : align;
-  let s1 = decodeSuperblock(await file.read(A, A));
-  if (s1.kind === 'valid' && s1.sb.alignBytes !== A) s1 = { kind: 'invalid', reason: 'alignment mismatch' };
-  const picked = pickSuperblock(s0, s1);
-  if (typeof picked === 'string') throw new WalError('corrupt', picked);
-  if (picked !== null) {
-    if (picked.ringStart + picked.ringBytes > file.size) {
-      throw new WalError('corrupt', `superblock ring ends past the file (${file.size} bytes)`);
-    }
-    return picked;
-  }
-  const ringBytes = Math.floor((file.size - 2 * align) / align) * align;
-  return {
-    alignBytes: align,
-    incarnation: 0,
-    sizeBytes: file.size,
-    ringStart: 2 * align,
-    ringBytes,
-    seq: 0,
-    trimOffset: 0,
-    incStart: 0,
-  };
 }

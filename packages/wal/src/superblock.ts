@@ -23,6 +23,8 @@
  */
 import { crc32c } from './crc32c.ts';
 import { readU64, writeU64 } from './format.ts';
+import type { WalFile } from './io.ts';
+import { WalError } from './types.ts';
 
 export const SUPERBLOCK_MAGIC = 0x42535754;
 export const FORMAT_VERSION = 1;
@@ -95,7 +97,7 @@ export function decodeSuperblock(b: Buffer): SlotState {
 
 /**
  * Picks the superblock from both slots: the valid one with the highest seq; `null` when both
- * are empty (a fresh file); throws `reason` text via the callback when neither is valid.
+ * are empty (a fresh file); a reason text when neither is valid.
  */
 export function pickSuperblock(a: SlotState, b: SlotState): Superblock | null | string {
   const va = a.kind === 'valid' ? a.sb : null;
@@ -106,4 +108,36 @@ export function pickSuperblock(a: SlotState, b: SlotState): Superblock | null | 
   if (a.kind === 'empty' && b.kind === 'empty') return null;
   const why = (s: SlotState) => (s.kind === 'invalid' ? s.reason : s.kind);
   return `no valid superblock (slot 0: ${why(a)}, slot 1: ${why(b)})`;
+}
+
+/**
+ * Reads both slots of `file` and returns the superblock to use: the valid copy with the highest
+ * seq, or a fresh one (seq 0, incarnation 0) when both slots are all zero; WalError('corrupt')
+ * otherwise. `align` is the alignment for a fresh WAL and the guess for slot 1's position.
+ */
+export async function loadSuperblock(file: WalFile, align: number): Promise<Superblock> {
+  if (file.size < 3 * align) throw new WalError('invalid', `file of ${file.size} bytes is too small`);
+  const s0 = decodeSuperblock(await file.read(0, align));
+  const A = s0.kind === 'valid' ? s0.sb.alignBytes : align;
+  let s1 = decodeSuperblock(await file.read(A, A));
+  if (s1.kind === 'valid' && s1.sb.alignBytes !== A) s1 = { kind: 'invalid', reason: 'alignment mismatch' };
+  const picked = pickSuperblock(s0, s1);
+  if (typeof picked === 'string') throw new WalError('corrupt', picked);
+  if (picked !== null) {
+    if (picked.ringStart + picked.ringBytes > file.size) {
+      throw new WalError('corrupt', `superblock ring ends past the file (${file.size} bytes)`);
+    }
+    return picked;
+  }
+  const ringBytes = Math.floor((file.size - 2 * align) / align) * align;
+  return {
+    alignBytes: align,
+    incarnation: 0,
+    sizeBytes: file.size,
+    ringStart: 2 * align,
+    ringBytes,
+    seq: 0,
+    trimOffset: 0,
+    incStart: 0,
+  };
 }

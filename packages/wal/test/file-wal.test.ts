@@ -216,6 +216,29 @@ describe('FileWal group commit', () => {
     await wal.close();
   });
 
+  it('a trim issued while a group is in flight shares the next group fdatasync', async () => {
+    const counts: Counts = { writev: 0, datasync: 0, writeBytes: [] };
+    const file = wrap(await openNodeWalFile(path, RING_START + 1024 * 1024), counts);
+    const { wal } = await openRecovered({ file });
+    const first = await wal.append(fill(0, 100));
+    const w0 = counts.writev;
+    const d0 = counts.datasync;
+    const inFlight = wal.append(fill(1, 100)); // its group starts on the next microtask
+    await Promise.resolve();
+    const trimmed = wal.trim(first.nextOffset);
+    const next = wal.append(fill(2, 100));
+    await Promise.all([inFlight, trimmed, next]);
+    expect(wal.trimOffset).toBe(first.nextOffset);
+    expect(counts.datasync - d0).toBe(2); // two groups; the trim rode on the second
+    expect(counts.writev - w0).toBe(3);
+    await wal.trim(wal.endOffset); // idle: a superblock write of its own
+    expect(counts.datasync - d0).toBe(3);
+    await wal.close();
+    const r = await openRecovered();
+    expect(r.records).toEqual([]);
+    await r.wal.close();
+  });
+
   it('groups stay within groupBytesMax, and a group across the ring end takes two writev calls', async () => {
     const counts: Counts = { writev: 0, datasync: 0, writeBytes: [] };
     const file = wrap(await openNodeWalFile(path, RING_START + 1024 * 1024), counts);
