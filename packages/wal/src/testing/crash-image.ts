@@ -31,7 +31,12 @@ export interface CrashOptions {
    * Decides exactly which un-synced pieces survive instead of `keepUnsyncedFraction`: called
    * per write ('write' granularity) or per sector piece ('sector'); positions are absolute.
    */
-  keep?: (piece: { seq: number; position: number; length: number }) => boolean;
+  keep?: (piece: {
+    seq: number;
+    position: number;
+    length: number;
+    write: { position: number; length: number };
+  }) => boolean;
   /** Apply surviving writes in a random order instead of issue order (matters only where they overlap). */
   reorder?: boolean;
   /**
@@ -77,7 +82,14 @@ export function buildCrashImage(
   const pieces: Array<{ position: number; bytes: Uint8Array }> = [];
   for (const w of rest) {
     const survives = (position: number, length: number): boolean =>
-      options.keep ? options.keep({ seq: w.seq, position, length }) : rng.chance(keep);
+      options.keep
+        ? options.keep({
+            seq: w.seq,
+            position,
+            length,
+            write: { position: w.position, length: w.bytes.length },
+          })
+        : rng.chance(keep);
     if ((options.granularity ?? 'write') === 'write') {
       if (survives(w.position, w.bytes.length)) {
         pieces.push({ position: w.position, bytes: w.bytes });
