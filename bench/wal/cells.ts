@@ -20,14 +20,26 @@ export interface IoCounters {
   /** writev calls below `dataAreaStart` (superblock updates). */
   superblockWrites: number;
   datasyncs: number;
+  /** Nanoseconds with at least one writev or datasync call outstanding (the disk's busy time as Node sees it). */
+  ioBusyNs: number;
 }
 
 export function newCounters(): IoCounters {
-  return { dataWrites: 0, dataBytes: 0, superblockWrites: 0, datasyncs: 0 };
+  return { dataWrites: 0, dataBytes: 0, superblockWrites: 0, datasyncs: 0, ioBusyNs: 0 };
 }
 
 /** Wraps `file` so every writev and datasync is counted in `c`. */
 export function countingFile(file: WalFile, c: IoCounters, dataAreaStart: number): WalFile {
+  let outstanding = 0;
+  let busySince = 0n;
+  const timed = async <T>(op: Promise<T>): Promise<T> => {
+    if (outstanding++ === 0) busySince = process.hrtime.bigint();
+    try {
+      return await op;
+    } finally {
+      if (--outstanding === 0) c.ioBusyNs += Number(process.hrtime.bigint() - busySince);
+    }
+  };
   return {
     get size() {
       return file.size;
@@ -38,12 +50,12 @@ export function countingFile(file: WalFile, c: IoCounters, dataAreaStart: number
         c.dataWrites++;
         for (const b of buffers) c.dataBytes += b.byteLength;
       }
-      return file.writev(buffers, position);
+      return timed(file.writev(buffers, position));
     },
     read: (position, length) => file.read(position, length),
     async datasync() {
       c.datasyncs++;
-      return file.datasync();
+      return timed(file.datasync());
     },
     close: () => file.close(),
   };
@@ -83,6 +95,8 @@ export interface CellResult extends LatencySummary {
   /** Mean bytes per group write (records + framing + alignment padding). */
   avgGroupBytes: number;
   avgRecordsPerGroup: number;
+  /** Fraction of the window with a write or fdatasync outstanding (1 = the disk never waits for the WAL). */
+  ioBusyFraction: number;
   trims: number;
 }
 
@@ -162,6 +176,7 @@ export async function runCell(
     superblockWrites: a.superblockWrites - b.superblockWrites,
     avgGroupBytes: groups ? (a.dataBytes - b.dataBytes) / groups : 0,
     avgRecordsPerGroup: groups ? acked / groups : 0,
+    ioBusyFraction: (a.ioBusyNs - b.ioBusyNs) / Number(window),
     trims,
   };
 }

@@ -77,7 +77,7 @@ export const FULL_PARAMS: WalBenchParams = {
   trimAtFraction: 0.25,
   latencyGoalCell: { recordBytes: 1 * KiB, appenders: 1 },
   throughputGoalCell: { recordBytes: 16 * KiB, appenders: 256 },
-  paired: { rounds: 8, blockMs: 1000, warmupMs: 100, maxSamples: 500_000 },
+  paired: { rounds: 32, blockMs: 250, warmupMs: 50, maxSamples: 500_000 },
 };
 
 export const QUICK_PARAMS: WalBenchParams = {
@@ -85,7 +85,7 @@ export const QUICK_PARAMS: WalBenchParams = {
   baseline: { ...FULL_PARAMS.baseline, latencySamples: 2000, latencyTimeMs: 3000, throughputTimeMs: 2000 },
   cellWarmupMs: 200,
   cellTimeMs: 1000,
-  paired: { ...FULL_PARAMS.paired, rounds: 4, blockMs: 500 },
+  paired: { ...FULL_PARAMS.paired, rounds: 12 },
 };
 
 export interface Ratio {
@@ -294,11 +294,12 @@ export function printWalBench(r: WalBenchResult): void {
       groups: c.groups,
       'recs/group': +c.avgRecordsPerGroup.toFixed(1),
       'KiB/group': +(c.avgGroupBytes / KiB).toFixed(1),
+      'I/O busy': +c.ioBusyFraction.toFixed(2),
     })),
   );
   const { latency: pl, throughput: pt } = r.paired;
   console.log(
-    `paired (${pl.rounds} rounds of ${pl.blockMs} ms blocks): ${cellName(pl)} p50/p99/p999 ` +
+    `paired (alternating ops; ${pt.rounds} x ${pt.blockMs} ms blocks): ${cellName(pl)} p50/p99/p999 ` +
       `${ms(pl.wal.p50Ms)}/${ms(pl.wal.p99Ms)}/${ms(pl.wal.p999Ms)} ms vs raw ` +
       `${ms(pl.raw.p50Ms)}/${ms(pl.raw.p99Ms)}/${ms(pl.raw.p999Ms)} ms; ` +
       `${cellName(pt)} ${pt.walMbPerSec.toFixed(0)} MB/s vs raw ${pt.rawMbPerSec.toFixed(0)} MB/s`,
