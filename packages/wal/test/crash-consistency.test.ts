@@ -54,7 +54,9 @@ async function recoverAll(wal: FileWal): Promise<WalRecord[]> {
 }
 
 describe('FileWal crash consistency (fault-injecting file)', () => {
-  it(`recovers an exact prefix holding every acknowledged record (${rounds} chains x ${INCARNATIONS} crashes)`, async () => {
+  it(`recovers an exact prefix holding every acknowledged record (${rounds} chains x ${INCARNATIONS} crashes)`, {
+    timeout: 60_000 + rounds * 50,
+  }, async () => {
     const totals = { crashes: 0, acked: 0, recovered: 0, trims: 0, crashInOpen: 0, laps: 0 };
     await forEachSeed('chain', rounds, async (seed) => {
       const rng = new Rng(seed);
@@ -228,7 +230,9 @@ describe('FileWal crash consistency (fault-injecting file)', () => {
   }
 
   for (const kind of ['write', 'datasync'] as const) {
-    it(`an injected ${kind} EIO fails the WAL, rejects pending appends, loses nothing acknowledged`, async () => {
+    it(`an injected ${kind} EIO fails the WAL, rejects pending appends, loses nothing acknowledged`, {
+      timeout: 60_000 + eioRounds * 50,
+    }, async () => {
       await forEachSeed(`eio-${kind}`, eioRounds, async (seed) => {
         const rng = new Rng(seed);
         const geo = geometryFor(rng);

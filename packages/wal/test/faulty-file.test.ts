@@ -174,16 +174,26 @@ describe('FaultyFile', () => {
     expect([...seen].sort()).toEqual([1, 2]);
   });
 
-  it('injects EIO on the Nth write/datasync; a failed datasync makes nothing durable', async () => {
+  it('injects EIO on the Nth write/datasync; a failed write has no effect', async () => {
     const f = new FaultyFile({ size: 32, failAt: { write: 2, datasync: 1 } });
     await f.writev([bytes(4, 1)], 0);
     await expect(f.writev([bytes(4, 2)], 4)).rejects.toMatchObject({ code: 'EIO' });
     expect((await f.read(4, 4)).every((x) => x === 0)).toBe(true);
     await expect(f.datasync()).rejects.toMatchObject({ code: 'EIO' });
     expect(f.durableImage()[0]).toBe(0);
-    await f.datasync();
-    expect(f.durableImage()[0]).toBe(1);
     expect(f.stats.faults).toBe(2);
+  });
+
+  it('after a failed datasync the pages are lost (default) or stay dirty (keep)', async () => {
+    for (const mode of ['lose', 'keep'] as const) {
+      const f = new FaultyFile({ size: 32, failAt: { datasync: 1 }, syncErrorPages: mode });
+      await f.writev([bytes(4, 1)], 0);
+      await expect(f.datasync()).rejects.toMatchObject({ code: 'EIO' });
+      expect((await f.read(0, 1))[0]).toBe(1);
+      await f.datasync();
+      expect(f.durableImage()[0]).toBe(mode === 'lose' ? 0 : 1);
+      expect(f.crash({ keepUnsyncedFraction: 1 })[0]).toBe(mode === 'lose' ? 0 : 1);
+    }
   });
 
   it('onOp sees every operation in order and can crash mid-flight; afterCrash hang never settles', async () => {
@@ -226,6 +236,14 @@ describe('FaultyFile', () => {
     const variants = new Set<string>();
     for (let s = 0; s < 6; s++) variants.add(await run(s));
     expect(variants.size).toBeGreaterThan(1);
+  });
+
+  it('bounds the bytes written without a datasync', async () => {
+    const f = new FaultyFile({ size: 64, unsyncedBytesMax: 16 });
+    await f.writev([bytes(16, 1)], 0);
+    await expect(f.writev([bytes(1, 2)], 16)).rejects.toThrow(/without a datasync/);
+    await f.datasync();
+    await f.writev([bytes(16, 3)], 16);
   });
 
   it('close keeps un-synced writes in the page cache and refuses further I/O', async () => {

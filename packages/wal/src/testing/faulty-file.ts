@@ -40,6 +40,14 @@ export interface FaultyFileOptions {
   fault?: (op: FaultyOp) => Error | undefined;
   /** Shorthand faults: fail the Nth (1-based) operation of a kind with EIO. */
   failAt?: Partial<Record<'write' | 'read' | 'datasync', number>>;
+  /**
+   * What a failed datasync does to the writes it covered. 'lose' (default, like Linux): they
+   * stay visible to reads but are marked clean, so no later datasync makes them durable (a
+   * crash loses them). 'keep': they stay dirty and a later datasync may still persist them.
+   */
+  syncErrorPages?: 'lose' | 'keep';
+  /** Bound on bytes written and not yet synced (default 256 MiB); a write beyond it throws. */
+  unsyncedBytesMax?: number;
   /** What operations do once the file crashed: reject with EIO (default) or never settle. */
   afterCrash?: 'reject' | 'hang';
 }
@@ -73,6 +81,7 @@ export class FaultyFile implements WalFile {
   private readonly durable: Buffer;
   private readonly volatile: Buffer;
   private unsynced: UnsyncedWrite[] = [];
+  private unsyncedBytes = 0;
   private seqNext = 0;
   private opIndex = 0;
   private readonly nth: Record<FaultyOpKind, number> = { write: 0, read: 0, datasync: 0, close: 0 };
@@ -123,6 +132,11 @@ export class FaultyFile implements WalFile {
     }
     let write: UnsyncedWrite | undefined;
     if (fault === undefined) {
+      const max = this.options.unsyncedBytesMax ?? 256 * 1024 * 1024;
+      if (this.unsyncedBytes + length > max) {
+        throw new Error(`FaultyFile: more than ${max} bytes written without a datasync`);
+      }
+      this.unsyncedBytes += length;
       this.volatile.set(bytes, position);
       write = { seq: this.seqNext++, position, bytes, completed: false };
       this.unsynced.push(write);
@@ -152,12 +166,21 @@ export class FaultyFile implements WalFile {
     const fault = this.faultFor(op);
     const batch = this.unsynced.filter((w) => w.completed);
     await this.pause(op);
-    if (fault !== undefined) throw fault;
+    const covered = new Set(batch);
+    if (fault !== undefined) {
+      if ((this.options.syncErrorPages ?? 'lose') === 'lose') this.forget(covered);
+      throw fault;
+    }
     this.stats.datasyncs++;
-    if (batch.length === 0) return;
-    const synced = new Set(batch);
     for (const w of batch) this.durable.set(w.bytes, w.position);
-    this.unsynced = this.unsynced.filter((w) => !synced.has(w));
+    this.forget(covered);
+  }
+
+  /** Drops `writes` from the un-synced list. */
+  private forget(writes: ReadonlySet<UnsyncedWrite>): void {
+    this.unsynced = this.unsynced.filter((w) => !writes.has(w));
+    this.unsyncedBytes = 0;
+    for (const w of this.unsynced) this.unsyncedBytes += w.bytes.length;
   }
 
   /** Closing keeps the page cache: un-synced writes stay un-synced (a later crash may drop them). */
