@@ -119,9 +119,11 @@ export async function loadSuperblock(file: WalFile, align: number): Promise<Supe
   if (file.size < 3 * align) throw new WalError('invalid', `file of ${file.size} bytes is too small`);
   const s0 = decodeSuperblock(await file.read(0, align));
   const A = s0.kind === 'valid' ? s0.sb.alignBytes : align;
-  let s1 = decodeSuperblock(await file.read(A, A));
+  const raw1 = await file.read(A, A);
+  let s1 = decodeSuperblock(raw1);
   if (s1.kind === 'valid' && s1.sb.alignBytes !== A) s1 = { kind: 'invalid', reason: 'alignment mismatch' };
-  const picked = pickSuperblock(s0, s1);
+  let picked = pickSuperblock(s0, s1);
+  if (typeof picked === 'string' && (await isTornFirstFormat(file, s0, s1, raw1, align))) picked = null;
   if (typeof picked === 'string') throw new WalError('corrupt', picked);
   if (picked !== null) {
     if (picked.ringStart + picked.ringBytes > file.size) {
@@ -140,4 +142,33 @@ export async function loadSuperblock(file: WalFile, align: number): Promise<Supe
     trimOffset: 0,
     incStart: 0,
   };
+}
+
+/**
+ * The very first superblock write (seq 1, into slot 1) of a fresh file was torn: slot 0 was
+ * never written, slot 1 holds the start of a superblock (its magic, or a prefix of it, and
+ * whatever else landed) but fails its checks, and the first block of the ring is still all
+ * zero, so no record was ever written (records are appended only after that superblock is
+ * durable, and the first group starts at ring offset 0). Such a file is safely treated as
+ * fresh. Garbage that is not the start of a superblock, and a WAL whose only superblock copy
+ * went bad after records were written, still fail as corrupt.
+ */
+async function isTornFirstFormat(
+  file: WalFile,
+  s0: SlotState,
+  s1: SlotState,
+  raw1: Buffer,
+  align: number,
+): Promise<boolean> {
+  if (s0.kind !== 'empty' || s1.kind !== 'invalid') return false;
+  const magic = Buffer.alloc(4);
+  magic.writeUInt32LE(SUPERBLOCK_MAGIC, 0);
+  if (!raw1.subarray(0, 4).equals(magic)) {
+    // fewer than 4 bytes landed: a prefix of the magic, then zeros
+    let k = 0;
+    while (k < 4 && raw1[k] === magic[k]) k++;
+    if (!raw1.subarray(k).every((x) => x === 0)) return false;
+  }
+  const firstBlock = await file.read(2 * align, align);
+  return firstBlock.every((x) => x === 0);
 }
