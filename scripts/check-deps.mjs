@@ -7,13 +7,14 @@ import { join, relative, resolve, sep } from 'node:path';
 
 /** package folder → packages it may import. Storage (wal, stream) never sees Kafka. */
 export const allowed = {
-  wal: [],
-  stream: ['wal'],
-  protocol: [],
-  server: ['protocol'],
-  broker: ['protocol', 'server', 'stream', 'wal'],
-  admin: ['broker', 'protocol', 'server', 'stream', 'wal'],
-  cli: ['admin', 'broker', 'protocol', 'server', 'stream', 'wal'],
+  crc32c: [],
+  wal: ['crc32c'],
+  stream: ['wal', 'crc32c'],
+  protocol: ['crc32c'],
+  server: ['protocol', 'crc32c'],
+  broker: ['protocol', 'server', 'stream', 'wal', 'crc32c'],
+  admin: ['broker', 'protocol', 'server', 'stream', 'wal', 'crc32c'],
+  cli: ['admin', 'broker', 'protocol', 'server', 'stream', 'wal', 'crc32c'],
 };
 
 const root = resolve(process.env.TRIBUTARY_ROOT ?? new URL('..', import.meta.url).pathname);
