@@ -3,6 +3,7 @@
  * bench/results/. Pass --quick for a short run.
  */
 const suites = [
+  { name: 'crc32c', module: './crc32c/crc32c.bench.ts' },
   { name: 'protocol records', module: './protocol/records.bench.ts' },
   { name: 'protocol wire', module: './protocol/wire.bench.ts' },
   { name: 'wal', module: './wal/run.ts' },

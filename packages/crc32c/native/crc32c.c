@@ -93,7 +93,7 @@ static void add_engine(crc_fn fn, const char *name) {
 
 /* Stream lengths (bytes per stream) of the 3-way tiers and their shift constants. */
 #define L_BIG 4096
-#define L_MID 512
+#define L_MID 256
 #define L_SMALL 64
 static uint64_t k_big, k_mid, k_small;
 
@@ -177,7 +177,7 @@ static HW512 inline __m128i fold128(__m128i acc, __m128i data, __m128i k) {
   return _mm_xor_si128(_mm_xor_si128(lo, hi), data);
 }
 
-#define FOLD_MIN 1024
+#define FOLD_MIN 256
 
 static HW512 uint32_t crc_fold(uint32_t crc, const uint8_t *p, size_t n) {
   if (n < FOLD_MIN) return crc_3way(crc, p, n);
