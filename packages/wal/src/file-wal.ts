@@ -3,11 +3,10 @@
  * logical offset, with group commit. Layout and recovery rules: docs/formats.md, section
  * "WAL (FileWal)"; the encoders live in format.ts and superblock.ts, the walk in recovery.ts.
  */
-import { crc32c } from './crc32c.ts';
 import type { FileWalOptions } from './file-wal-options.ts';
-import { alignUp, bodyCrcOf, FLAG_GROUP_END, RECORD_HEADER_BYTES, RECORD_MAGIC, writeU64 } from './format.ts';
+import { alignUp, bodyCrcOf, FLAG_GROUP_END, RECORD_HEADER_BYTES, sealRecordHeader } from './format.ts';
 import type { WalFile } from './io.ts';
-import { splitIov } from './iov.ts';
+import { GroupIov, type RecordParts, SlabPool, splitIov } from './iov.ts';
 import { openNodeWalFile } from './node-file.ts';
 import { walkRing } from './recovery.ts';
 import { encodeSuperblock, loadSuperblock, type Superblock } from './superblock.ts';
@@ -27,10 +26,8 @@ const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
 /** One appended record on its way to disk. */
-interface Rec {
-  iov: Uint8Array[];
+interface Rec extends RecordParts {
   size: number;
-  offset: number;
   resolve: (r: WalAppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -40,8 +37,10 @@ interface Group {
   start: number;
   end: number;
   recs: Rec[];
-  iov: Uint8Array[];
-  lastHeader: Buffer | null;
+  iov: GroupIov;
+  /** Slab and position of the last record's header (GROUP_END is set on it at seal). */
+  lastSlab: Buffer | null;
+  lastAt: number;
 }
 
 export class FileWal implements WriteAheadLog {
@@ -50,6 +49,8 @@ export class FileWal implements WriteAheadLog {
   private failure: WalError | null = null;
   private readonly zero: Buffer;
   private readonly groupBytesMax: number;
+  /** Slabs of header bytes, reused once the group that filled them is durable. */
+  private readonly slabs = new SlabPool();
   private readonly recordBytesMax: number;
   private readonly full: 'wait' | 'reject';
   private incarnation = 0;
@@ -146,9 +147,11 @@ export class FileWal implements WriteAheadLog {
 
   append(data: Buffer | readonly Buffer[], meta?: Buffer): Promise<WalAppendResult> {
     if (this.st !== 'open') return Promise.reject(this.refusal());
-    const bufs: readonly Buffer[] = Buffer.isBuffer(data) ? [data] : data;
+    // A list is copied: the caller may reuse its array once append returns.
+    const body: Buffer | readonly Buffer[] = Buffer.isBuffer(data) ? data : data.slice();
     let dataLength = 0;
-    for (const b of bufs) dataLength += b.length;
+    if (Buffer.isBuffer(body)) dataLength = body.length;
+    else for (const b of body) dataLength += b.length;
     const metaLength = meta === undefined ? 0 : meta.length;
     if (metaLength > WAL_META_MAX_BYTES) {
       return Promise.reject(
@@ -162,16 +165,20 @@ export class FileWal implements WriteAheadLog {
     ) {
       return Promise.reject(new WalError('too-large', `record of ${size} bytes can never fit`));
     }
-    const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
-    // Body CRC now, while the previous group's I/O is in flight; header CRC once the offset is known.
-    header.writeUInt32LE(bodyCrcOf(meta, bufs), 24);
-    header.writeUInt16LE(metaLength, 6);
-    header.writeUInt32LE(dataLength, 8);
-    const iov: Uint8Array[] = [header];
-    if (metaLength > 0) iov.push(meta!);
-    for (const b of bufs) if (b.length > 0) iov.push(b);
     return new Promise((resolve, reject) => {
-      const rec: Rec = { iov, size, offset: -1, resolve, reject };
+      // Body CRC now (while an earlier group's I/O may be in flight); the header at placement.
+      const bodyCrc = bodyCrcOf(meta, body);
+      const rec: Rec = {
+        meta,
+        data: body,
+        metaLength,
+        dataLength,
+        bodyCrc,
+        size,
+        offset: -1,
+        resolve,
+        reject,
+      };
       if (this.waiters.length > 0 || !this.place(rec)) {
         if (this.full === 'reject') reject(new WalError('full', `WAL full (${this.usedBytes} bytes used)`));
         else this.waiters.push(rec);
@@ -225,19 +232,13 @@ export class FileWal implements WriteAheadLog {
     }
     if (alignUp(start + rec.size, this.sb.alignBytes) > this.durableTrim + this.sb.ringBytes) return false;
     if (g === null) {
-      g = { start, end: start, recs: [], iov: [], lastHeader: null };
+      g = { start, end: start, recs: [], iov: new GroupIov(this.slabs), lastSlab: null, lastAt: 0 };
       this.open = g;
     }
     rec.offset = g.end;
-    const header = rec.iov[0] as Buffer;
-    header.writeUInt32LE(RECORD_MAGIC, 0);
-    header.writeUInt16LE(0, 4);
-    writeU64(header, 12, rec.offset);
-    header.writeUInt32LE(this.incarnation, 20);
-    header.writeUInt32LE(crc32c(header.subarray(0, 28)), 28);
-    for (const b of rec.iov) g.iov.push(b);
+    g.lastAt = g.iov.addRecord(rec, this.incarnation);
+    g.lastSlab = g.iov.current;
     g.recs.push(rec);
-    g.lastHeader = header;
     g.end += rec.size;
     this.cursor = g.end;
     this.kick();
@@ -246,11 +247,11 @@ export class FileWal implements WriteAheadLog {
 
   /** Marks the open group's last record GROUP_END, pads it, and queues it for writing. */
   private seal(g: Group): void {
-    const h = g.lastHeader!;
-    h.writeUInt16LE(FLAG_GROUP_END, 4);
-    h.writeUInt32LE(crc32c(h.subarray(0, 28)), 28);
+    const h = g.lastSlab!;
+    h.writeUInt16LE(FLAG_GROUP_END, g.lastAt + 4);
+    sealRecordHeader(h, g.lastAt);
     const padded = alignUp(g.end, this.sb.alignBytes);
-    if (padded > g.end) g.iov.push(this.zero.subarray(0, padded - g.end));
+    g.iov.pad(padded - g.end, this.zero);
     this.cursor = padded;
     this.open = null;
     this.sealed.push(g);
@@ -295,7 +296,12 @@ export class FileWal implements WriteAheadLog {
       return;
     }
     this.inflight = null;
-    for (const r of g.recs) r.resolve({ offset: r.offset, nextOffset: r.offset + r.size });
+    this.slabs.give(g.iov.slabs);
+    const recs = g.recs;
+    for (let i = 0; i < recs.length; i++) {
+      const r = recs[i];
+      r.resolve({ offset: r.offset, nextOffset: r.offset + r.size });
+    }
     if (sbNext !== null) {
       this.sbBusy = false;
       this.trimDurable(sbNext);
@@ -305,12 +311,13 @@ export class FileWal implements WriteAheadLog {
 
   /** One writev, or two when the group crosses the end of the ring. */
   private writeGroup(g: Group): Promise<void> {
+    g.iov.closeRun();
     const { ringStart, ringBytes } = this.sb;
     const pos = ringStart + (g.start % ringBytes);
     const len = alignUp(g.end, this.sb.alignBytes) - g.start;
     const first = ringStart + ringBytes - pos;
-    if (len <= first) return this.file.writev(g.iov, pos);
-    const [a, b] = splitIov(g.iov, first);
+    if (len <= first) return this.file.writev(g.iov.list, pos);
+    const [a, b] = splitIov(g.iov.list, first);
     return this.file.writev(a, pos).then(() => this.file.writev(b, ringStart));
   }
 

@@ -37,23 +37,46 @@ export interface RecordHeader {
   bodyCrc: number;
 }
 
-/** CRC-32C of meta ‖ data buffers. */
-export function bodyCrcOf(meta: Buffer | undefined, data: readonly Buffer[]): number {
+/**
+ * CRC-32C of meta ‖ data. Per-buffer calls: measured faster than one `crc32cv` call over
+ * [meta, data] for 16-byte meta + 16 KiB data (the array crossing costs more than a call).
+ */
+export function bodyCrcOf(meta: Buffer | undefined, data: Buffer | readonly Buffer[]): number {
   let crc = meta === undefined || meta.length === 0 ? 0 : crc32c(meta);
+  if (Buffer.isBuffer(data)) return crc32c(data, crc);
   for (const d of data) crc = crc32c(d, crc);
   return crc;
 }
 
 /** Fills `out[at..at+32)` with a header (the header CRC is computed here). */
 export function encodeRecordHeader(out: Buffer, at: number, h: RecordHeader): void {
+  writeRecordHeader(out, at, h.flags, h.metaLength, h.dataLength, h.offset, h.incarnation, h.bodyCrc);
+}
+
+/** {@link encodeRecordHeader} with positional fields (no object per record on the append path). */
+export function writeRecordHeader(
+  out: Buffer,
+  at: number,
+  flags: number,
+  metaLength: number,
+  dataLength: number,
+  offset: number,
+  incarnation: number,
+  bodyCrc: number,
+): void {
   out.writeUInt32LE(RECORD_MAGIC, at);
-  out.writeUInt16LE(h.flags, at + 4);
-  out.writeUInt16LE(h.metaLength, at + 6);
-  out.writeUInt32LE(h.dataLength, at + 8);
-  out.writeUInt32LE(h.offset % TWO32, at + 12);
-  out.writeUInt32LE(Math.floor(h.offset / TWO32), at + 16);
-  out.writeUInt32LE(h.incarnation, at + 20);
-  out.writeUInt32LE(h.bodyCrc, at + 24);
+  out.writeUInt16LE(flags, at + 4);
+  out.writeUInt16LE(metaLength, at + 6);
+  out.writeUInt32LE(dataLength, at + 8);
+  out.writeUInt32LE(offset % TWO32, at + 12);
+  out.writeUInt32LE(Math.floor(offset / TWO32), at + 16);
+  out.writeUInt32LE(incarnation, at + 20);
+  out.writeUInt32LE(bodyCrc, at + 24);
+  sealRecordHeader(out, at);
+}
+
+/** Recomputes the header CRC of the header at `out[at..at+32)` (after its flags changed). */
+export function sealRecordHeader(out: Buffer, at: number): void {
   out.writeUInt32LE(crc32c(out.subarray(at, at + 28)), at + 28);
 }
 
