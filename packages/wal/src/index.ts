@@ -2,7 +2,7 @@ export { crc32c, crc32cImplementation, crc32cPure } from './crc32c.ts';
 export { FileWal, type FileWalOptions } from './file-wal.ts';
 export type { WalFile, WalFileOpener } from './io.ts';
 export { createMemoryWalStore, MemoryWal, type MemoryWalOptions, type MemoryWalStore } from './memory-wal.ts';
-export { openNodeWalFile } from './node-file.ts';
+export { type NodeWalFileOptions, openNodeWalFile, openNodeWalFileWith } from './node-file.ts';
 export {
   WAL_META_MAX_BYTES,
   type WalAppendResult,
