@@ -9,6 +9,14 @@ cd "$ROOT"
 
 bash scripts/install.sh || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
 
+# In CI (CI=true) the randomized suites run longer than on a developer's machine; each still
+# bounds itself, and every run prints the seed it used so a failure can be replayed.
+if [ "${CI:-}" = "true" ]; then
+  export FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+  export WAL_CRASH_ROUNDS="${WAL_CRASH_ROUNDS:-3000}"
+  export WAL_SIGKILL_ROUNDS="${WAL_SIGKILL_ROUNDS:-30}"
+fi
+
 passed=0
 failed=0
 failures=()
