@@ -1,0 +1,64 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileObjectStore } from '../src/object-store/file.ts';
+import { MemoryObjectStore } from '../src/object-store/memory.ts';
+import { expectKind, objectStoreContract } from './object-store-contract.ts';
+import { useS3Server } from './s3-server.ts';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tributary-objstore-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+objectStoreContract('memory', () => new MemoryObjectStore());
+objectStoreContract('file', async () => new FileObjectStore(join(await tempDir(), 'store')));
+
+const s3 = useS3Server();
+let namespace = 0;
+// moto checks If-None-Match and then writes without a lock, so racing conditional puts
+// can both succeed there (see README); the race is asserted on the other backends only.
+objectStoreContract('s3 (moto)', () => s3().store({ prefix: `contract-${++namespace}` }), {
+  atomicConditionalPut: false,
+});
+objectStoreContract('s3 (moto, no conditional put)', () =>
+  s3().store({ prefix: `nocond-${++namespace}`, conditionalPut: false }),
+);
+
+describe('FileObjectStore specifics', () => {
+  it('keeps objects across instances and hides temporary files', async () => {
+    const root = await tempDir();
+    const a = new FileObjectStore(root);
+    await a.put('x/y~z', Buffer.from('1'));
+    await a.put('x/%41', Buffer.from('2'));
+    await a.close();
+    await writeFile(join(root, 'x', '~tmp-leftover'), 'torn');
+    await writeFile(join(root, 'stray-file'), 'not an object');
+    const b = new FileObjectStore(root);
+    expect((await b.list()).objects.map((o) => o.key)).toEqual(['x/%41', 'x/y~z']);
+    expect((await b.get('x/y~z')).toString()).toBe('1');
+    expect((await b.get('x/%41')).toString()).toBe('2');
+    expect((await readdir(join(root, 'x'))).sort()).toEqual(['%2541~', 'y%7Ez~', '~tmp-leftover']);
+  });
+
+  it('prunes empty directories on delete', async () => {
+    const root = await tempDir();
+    const store = new FileObjectStore(root);
+    await store.put('p/q/r', Buffer.from('x'));
+    await store.delete('p/q/r');
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('rejects overlong segments and calls after close', async () => {
+    const store = new FileObjectStore(await tempDir());
+    await expectKind(store.put(`${'s'.repeat(251)}`, Buffer.from('x')), 'invalid');
+    await store.close();
+    await expectKind(store.get('a'), 'fatal');
+  });
+});
