@@ -121,7 +121,7 @@ export interface WatchOptions {
  * more than the backend's buffer behind ends with MetadataError('compacted') whose
  * `revision` is the first revision it did not receive (every event before it was delivered),
  * so the caller can watch again from there or re-read with `range`.
- * Iterate it once. Ends (done) after `close()`; throws MetadataError('closed') when the store
+ * All iterators of one watch share its position (breaking out of a `for await` closes it). Ends (done) after `close()`; throws MetadataError('closed') when the store
  * closes.
  */
 export interface Watch extends AsyncIterable<WatchEvent> {

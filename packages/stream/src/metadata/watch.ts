@@ -7,7 +7,13 @@ export class BufferedWatch implements Watch {
   private error: MetadataError | undefined;
   private ended = false;
   private wake: (() => void) | undefined;
-  private iterated = false;
+  private readonly iterator: AsyncIterator<WatchEvent> = {
+    next: () => this.next(),
+    return: async () => {
+      this.close();
+      return { done: true, value: undefined };
+    },
+  };
 
   /**
    * @param prefix keys reported
@@ -84,15 +90,8 @@ export class BufferedWatch implements Watch {
     }
   }
 
+  /** Every call returns the same iterator: iterating again continues where the last one stopped. */
   [Symbol.asyncIterator](): AsyncIterator<WatchEvent> {
-    if (this.iterated) throw new MetadataError('invalid', 'a watch can be iterated only once');
-    this.iterated = true;
-    return {
-      next: () => this.next(),
-      return: async () => {
-        this.close();
-        return { done: true, value: undefined };
-      },
-    };
+    return this.iterator;
   }
 }
