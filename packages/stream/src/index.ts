@@ -7,6 +7,14 @@ export {
 } from './metadata/embedded.ts';
 export { MemoryMetadataStore, type MemoryMetadataStoreOptions } from './metadata/memory.ts';
 export * from './metadata/types.ts';
+export { FileObjectStore } from './object-store/file.ts';
+export {
+  type MemoryObject,
+  MemoryObjectStore,
+  type MemoryObjectStoreOptions,
+} from './object-store/memory.ts';
+export { backoffDelayMs, type RetryOptions, withRetries } from './object-store/retry.ts';
+export { DELETE_BATCH_KEYS_MAX, S3ObjectStore, type S3ObjectStoreOptions } from './object-store/s3.ts';
 export {
   type GetOptions,
   type ListOptions,
@@ -17,3 +25,4 @@ export {
   type ObjectStoreErrorKind,
   type PutOptions,
 } from './object-store/types.ts';
+export { openBackend, openObjectStore } from './object-store/uri.ts';

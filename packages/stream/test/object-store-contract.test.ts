@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileObjectStore } from '../src/object-store/file.ts';
 import { MemoryObjectStore } from '../src/object-store/memory.ts';
+import { mapS3Error } from '../src/object-store/s3-errors.ts';
 import { expectKind, objectStoreContract } from './object-store-contract.ts';
 import { useS3Server } from './s3-server.ts';
 
@@ -60,5 +61,53 @@ describe('FileObjectStore specifics', () => {
     await expectKind(store.put(`${'s'.repeat(251)}`, Buffer.from('x')), 'invalid');
     await store.close();
     await expectKind(store.get('a'), 'fatal');
+  });
+});
+
+describe('S3 error mapping', () => {
+  const sdk = (name: string, status?: number, extra: object = {}) =>
+    Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status }, ...extra });
+  it.each([
+    [sdk('NoSuchKey', 404), 'not-found'],
+    [sdk('NotFound', 404), 'not-found'],
+    [sdk('Unknown', 404), 'not-found'],
+    [sdk('NoSuchBucket', 404), 'fatal'],
+    [sdk('PreconditionFailed', 412), 'precondition-failed'],
+    [sdk('Unknown', 412), 'precondition-failed'],
+    [sdk('InvalidRange', 416), 'invalid'],
+    [sdk('SlowDown', 503), 'retriable'],
+    [sdk('InternalError', 500), 'retriable'],
+    [sdk('Whatever', 502), 'retriable'],
+    [sdk('TooManyRequests', 429), 'retriable'],
+    [sdk('ConditionalRequestConflict', 409), 'retriable'],
+    [sdk('TimeoutError'), 'retriable'],
+    [sdk('Error', undefined, { code: 'ECONNRESET' }), 'retriable'],
+    [sdk('Error', undefined, { code: 'ECONNREFUSED' }), 'retriable'],
+    [sdk('Error', undefined, { message: 'socket hang up' }), 'retriable'],
+    [sdk('AccessDenied', 403), 'fatal'],
+    [sdk('InvalidAccessKeyId', 403), 'fatal'],
+    [sdk('AbortError'), 'aborted'],
+    [sdk('BadDigest', 400), 'fatal'],
+  ])('%s → %s', (err, kind) => {
+    const mapped = mapS3Error(err, 'op');
+    expect(mapped.kind).toBe(kind);
+    expect(mapped.cause).toBe(err);
+    expect(mapped.message).toMatch(/^op: /);
+  });
+
+  it('uploads bodies above the threshold as multipart (moto ETag ends in -<parts>)', async () => {
+    const store = s3().store({ prefix: 'multipart' });
+    const body = Buffer.alloc(20 * 1024 * 1024, 7);
+    expect((await store.put('big', [body.subarray(0, 1), body.subarray(1)])).etag).toMatch(/-3"?$/);
+    expect((await store.head('big')).etag).toMatch(/-3"?$/);
+    expect((await store.put('small', body.subarray(0, 1024))).etag).not.toMatch(/-\d+"?$/);
+    await store.close();
+  });
+
+  it('reports a missing bucket on a real server as fatal', async () => {
+    const store = s3().store({ bucket: 'no-such-bucket-here' });
+    await expectKind(store.put('k', Buffer.from('x')), 'fatal');
+    await expectKind(store.list(), 'fatal');
+    await store.close();
   });
 });
