@@ -3,6 +3,7 @@
 #   - kcat (librdkafka) from Debian's packages
 #   - the Java kafka-clients jar and its runtime deps into tools/.cache/java
 #   - kafkajs and @platformatic/kafka (root devDependencies, installed by pnpm install)
+#   - moto_server (PyPI moto[server]) into tools/.cache/moto, the S3 server of the stream tests
 # Idempotent: a second run only checks. Any failure is fatal (CI needs every tool).
 set -euo pipefail
 
@@ -50,6 +51,33 @@ else
   echo "$POM_SUM" >"$STAMP"
   log "java client jars installed: $(ls "$JAVA_DIR" | tr '\n' ' ')"
 fi
+
+# --- moto_server (S3-compatible server for the object store tests) ----------
+# A Python venv under tools/.cache/moto with a pinned moto[server]; the stamp records the pin,
+# so a second run only checks that the binary answers.
+MOTO_VERSION="5.2.5"
+MOTO_DIR="$ROOT/tools/.cache/moto"
+MOTO_BIN="$MOTO_DIR/bin/moto_server"
+MOTO_STAMP="$MOTO_DIR/.moto-version"
+if [ -x "$MOTO_BIN" ] && [ -f "$MOTO_STAMP" ] && [ "$(cat "$MOTO_STAMP")" = "$MOTO_VERSION" ]; then
+  log "moto_server present: moto $MOTO_VERSION"
+else
+  command -v python3 >/dev/null 2>&1 || die "python3 missing (needed for moto_server)"
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || {
+    command -v apt-get >/dev/null 2>&1 || die "python3 venv support missing and apt-get unavailable"
+    log "installing python3-venv via apt-get"
+    $SUDO apt-get update -qq || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null \
+      || die "apt-get install python3-venv failed"
+  }
+  log "installing moto[server]==$MOTO_VERSION into $MOTO_DIR"
+  rm -rf "$MOTO_DIR"
+  python3 -m venv "$MOTO_DIR" || die "python3 -m venv $MOTO_DIR failed"
+  "$MOTO_DIR/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+    || die "pip install moto[server]==$MOTO_VERSION failed"
+  echo "$MOTO_VERSION" >"$MOTO_STAMP"
+fi
+"$MOTO_BIN" --help >/dev/null 2>&1 || die "moto_server --help failed ($MOTO_BIN)"
 
 # --- Node clients (root devDependencies) -----------------------------------
 check_node_pkg() {
