@@ -327,6 +327,14 @@ export function metadataContract(name: string, factory: MetadataStoreFactory): v
         createRevision: 0,
         version: 0,
       });
+      // A watch from a future revision skips the changes before it; 0 means "from now".
+      const future = s.watch('t/', { fromRevision: 8 });
+      const now = s.watch('t/', { fromRevision: 0 });
+      await s.put('t/c', b('6'));
+      await s.put('t/c', b('7'));
+      expect((await take(future, 1)).map((e) => e.revision)).toEqual([8]);
+      expect((await take(now, 2)).map((e) => e.revision)).toEqual([7, 8]);
+      for (const w of [future, now]) w.close();
       for (const w of [live, past, fromTwo]) w.close();
       // A closed watch ends.
       const it = live[Symbol.asyncIterator]();

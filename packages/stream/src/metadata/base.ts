@@ -33,6 +33,10 @@ export interface LocalStoreOptions {
   historyEventsMax?: number;
   /** Watches open at once (default 1024); more is 'unavailable'. */
   watchersMax?: number;
+  /** Writes waiting for the write queue (default 10000); more is 'unavailable'. */
+  pendingWritesMax?: number;
+  /** Bytes of event values kept for watch history (default 16 MiB). */
+  historyBytesMax?: number;
 }
 
 /** Longest lease TTL accepted (a day). */
@@ -49,6 +53,8 @@ export abstract class LocalMetadataStore implements MetadataStore {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly watchBufferEventsMax: number;
   private readonly watchersMax: number;
+  private readonly pendingWritesMax: number;
+  private pendingWrites = 0;
 
   protected constructor(
     protected readonly model: MetadataModel,
@@ -57,6 +63,7 @@ export abstract class LocalMetadataStore implements MetadataStore {
     this.clock = options.clock ?? systemMetadataClock;
     this.watchBufferEventsMax = options.watchBufferEventsMax ?? 4096;
     this.watchersMax = options.watchersMax ?? 1024;
+    this.pendingWritesMax = options.pendingWritesMax ?? 10_000;
     const interval = options.leaseCheckIntervalMs ?? 100;
     if (interval > 0) {
       this.timer = setInterval(() => {
@@ -68,7 +75,7 @@ export abstract class LocalMetadataStore implements MetadataStore {
 
   /** A model configured from the options (for subclasses' factories). */
   static newModel(options: LocalStoreOptions): MetadataModel {
-    return new MetadataModel(options.historyEventsMax ?? 10_000);
+    return new MetadataModel(options.historyEventsMax ?? 10_000, options.historyBytesMax ?? 16 * 1024 * 1024);
   }
 
   /** Make `record` durable before it is applied. Throwing fails (and closes) the store. */
@@ -92,10 +99,20 @@ export abstract class LocalMetadataStore implements MetadataStore {
   /** Run `fn` in the write queue, after ending every due lease. */
   protected write<T>(fn: () => T | Promise<T>): Promise<T> {
     this.check();
+    if (this.pendingWrites >= this.pendingWritesMax) {
+      return Promise.reject(
+        new MetadataError('unavailable', `${this.description}: ${this.pendingWrites} writes queued`),
+      );
+    }
+    this.pendingWrites++;
     const run = async (): Promise<T> => {
-      if (this.failure !== undefined) throw this.failure;
-      await this.expireDue();
-      return fn();
+      try {
+        if (this.failure !== undefined) throw this.failure;
+        await this.expireDue();
+        return await fn();
+      } finally {
+        this.pendingWrites--;
+      }
     };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => {});
@@ -220,23 +237,24 @@ export abstract class LocalMetadataStore implements MetadataStore {
     if (from !== undefined && (!Number.isInteger(from) || from < 0)) {
       throw new MetadataError('invalid', `watch fromRevision must be a non-negative integer, got ${from}`);
     }
-    const w = new BufferedWatch(prefix, this.watchBufferEventsMax, (x) => this.watchers.delete(x));
+    const start = from === undefined || from === 0 ? this.model.revision + 1 : from;
+    const w = new BufferedWatch(prefix, this.watchBufferEventsMax, (x) => this.watchers.delete(x), start);
     this.watchers.add(w);
-    if (from !== undefined && from <= this.model.revision) {
-      if (from < this.model.historyStart) {
+    if (start <= this.model.revision) {
+      if (start < this.model.historyStart) {
         const oldest = this.model.historyStart;
         w.fail(
           new MetadataError(
             'compacted',
-            `revision ${from} is older than the retained history (from ${oldest})`,
+            `revision ${start} is older than the retained history (from ${oldest})`,
             {
-              revision: from,
+              revision: start,
             },
           ),
         );
       } else {
         // Offer history one revision at a time, as live events are.
-        const events = this.model.eventsSince(from);
+        const events = this.model.eventsSince(start);
         let i = 0;
         while (i < events.length) {
           let j = i;

@@ -72,7 +72,16 @@ export class MetadataModel {
   /** Oldest revision whose events are all retained. */
   historyStart = 1;
 
-  constructor(private readonly historyEventsMax: number) {}
+  private historyBytes = 0;
+
+  /**
+   * @param historyEventsMax events kept for watches from older revisions
+   * @param historyBytesMax bytes of values kept for them
+   */
+  constructor(
+    private readonly historyEventsMax: number,
+    private readonly historyBytesMax: number,
+  ) {}
 
   /** Replace the state with a snapshot's; lease deadlines restart at `nowMs` + TTL. */
   restore(state: ModelState, nowMs: number): void {
@@ -93,6 +102,7 @@ export class MetadataModel {
     }
     this.history = [];
     this.historyHead = 0;
+    this.historyBytes = 0;
     this.historyStart = this.revision + 1;
   }
 
@@ -262,11 +272,18 @@ export class MetadataModel {
   }
 
   private remember(events: WatchEvent[]): void {
-    for (const e of events) this.history.push(e);
-    while (this.history.length - this.historyHead > this.historyEventsMax) {
+    for (const e of events) {
+      this.history.push(e);
+      this.historyBytes += e.value.length;
+    }
+    while (
+      this.history.length - this.historyHead > this.historyEventsMax ||
+      (this.historyBytes > this.historyBytesMax && this.historyHead < this.history.length)
+    ) {
       // Drop whole revisions from the front so that retained revisions are complete.
       const rev = this.history[this.historyHead]!.revision;
       while (this.historyHead < this.history.length && this.history[this.historyHead]!.revision === rev) {
+        this.historyBytes -= this.history[this.historyHead]!.value.length;
         this.historyHead++;
       }
       this.historyStart = rev + 1;

@@ -109,7 +109,7 @@ export interface WatchEvent {
 
 export interface WatchOptions {
   /**
-   * First revision to report (inclusive). Default: the next revision (only new changes).
+   * First revision to report (inclusive). Absent or 0: the next revision (only new changes).
    * Revisions older than the store's retained history fail with MetadataError('compacted').
    */
   fromRevision?: number;

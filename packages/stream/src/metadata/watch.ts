@@ -19,17 +19,20 @@ export class BufferedWatch implements Watch {
    * @param prefix keys reported
    * @param bufferEventsMax events held for a slow reader before it is cut off ('compacted')
    * @param detach called once when the watch stops receiving events
+   * @param fromRevision first revision reported
    */
   constructor(
     readonly prefix: string,
     private readonly bufferEventsMax: number,
     private readonly detach: (w: BufferedWatch) => void,
+    /** Events of older revisions are not reported. */
+    private readonly fromRevision = 0,
   ) {}
 
   /** Offer the events of one revision; those matching the prefix are buffered. */
   offer(events: readonly WatchEvent[]): void {
     if (this.ended || this.error !== undefined) return;
-    const matching = events.filter((e) => e.key.startsWith(this.prefix));
+    const matching = events.filter((e) => e.revision >= this.fromRevision && e.key.startsWith(this.prefix));
     if (matching.length === 0) return;
     if (this.buffer.length - this.head + matching.length > this.bufferEventsMax) {
       const revision = matching[0]!.revision;
