@@ -90,6 +90,12 @@ export async function startS3Server(bucket = 'tributary-test'): Promise<S3TestSe
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  // If the test process dies without afterAll, do not leave the server behind.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   try {
     await waitReady(endpoint, child, () => log);
     const client = new S3Client({
