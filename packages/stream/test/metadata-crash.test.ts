@@ -74,8 +74,12 @@ describe('EmbeddedMetadataStore crash consistency', () => {
           async (at, mode, noise) => {
             let damaged: Buffer;
             if (mode === 'cut') damaged = log.subarray(0, at);
-            else if (mode === 'garbage') damaged = Buffer.concat([log.subarray(0, at), noise]);
-            else {
+            else if (mode === 'garbage') {
+              // Garbage differs from the byte it replaces (else it could rebuild the cut entry).
+              const junk = Buffer.from(noise);
+              if (at < log.length && junk[0] === log[at]) junk[0] = junk[0]! ^ 0xff;
+              damaged = Buffer.concat([log.subarray(0, at), junk]);
+            } else {
               damaged = Buffer.from(log);
               if (at < log.length) damaged[at] = damaged[at]! ^ (noise[0]! | 1);
             }
