@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualMetadataClock } from '../src/metadata/clock.ts';
-import { MetadataError, type MetadataStore, type Watch, type WatchEvent } from '../src/metadata/types.ts';
+import { MetadataError, type MetadataStore } from '../src/metadata/types.ts';
+import { b, expectKind, take } from './metadata-helpers.ts';
 import { metadataModelTests } from './metadata-model.ts';
 
 /** What a contract factory receives. */
@@ -17,37 +18,6 @@ export interface ContractFactoryOptions {
 
 /** Opens a fresh, empty store. */
 export type MetadataStoreFactory = (options: ContractFactoryOptions) => Promise<MetadataStore>;
-
-export const b = (s: string): Buffer => Buffer.from(s);
-
-/** Take `n` events from a watch, failing after `timeoutMs`. */
-export async function take(w: Watch, n: number, timeoutMs = 2000): Promise<WatchEvent[]> {
-  const it = w[Symbol.asyncIterator]();
-  const out: WatchEvent[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < n) {
-    const left = deadline - Date.now();
-    const r = await Promise.race([
-      it.next(),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`timed out after ${out.length}/${n} events`)), left),
-      ),
-    ]);
-    if (r.done) break;
-    out.push(r.value);
-  }
-  return out;
-}
-
-export async function expectKind(p: Promise<unknown>, kind: MetadataError['kind']): Promise<MetadataError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MetadataError);
-  expect((err as MetadataError).kind).toBe(kind);
-  return err as MetadataError;
-}
 
 export function metadataContract(name: string, factory: MetadataStoreFactory): void {
   describe(`MetadataStore contract: ${name}`, () => {

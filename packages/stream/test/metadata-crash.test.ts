@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualMetadataClock } from '../src/metadata/clock.ts';
 import { EmbeddedMetadataStore, LOG_FILE, SNAPSHOT_FILE } from '../src/metadata/embedded.ts';
 import type { KeyValue, MetadataStore } from '../src/metadata/types.ts';
-import { b } from './metadata-contract.ts';
 import { tempDir } from './metadata-fs.ts';
+import { b } from './metadata-helpers.ts';
 import { txnArb } from './metadata-model.ts';
 
 async function dump(s: MetadataStore): Promise<{ revision: number; kvs: KeyValue[] }> {

@@ -6,8 +6,8 @@ import { ManualMetadataClock } from '../src/metadata/clock.ts';
 import { EmbeddedMetadataStore, LOG_FILE, SNAPSHOT_FILE } from '../src/metadata/embedded.ts';
 import { LOCK_FILE } from '../src/metadata/lock.ts';
 import type { KeyValue, MetadataStore } from '../src/metadata/types.ts';
-import { b, expectKind, take } from './metadata-contract.ts';
 import { tempDir } from './metadata-fs.ts';
+import { b, expectKind, take } from './metadata-helpers.ts';
 
 const opened: MetadataStore[] = [];
 afterEach(async () => {

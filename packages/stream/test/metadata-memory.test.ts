@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryMetadataStore } from '../src/metadata/memory.ts';
-import { expectKind, metadataContract, take } from './metadata-contract.ts';
+import { metadataContract } from './metadata-contract.ts';
+import { expectKind, take } from './metadata-helpers.ts';
 
 metadataContract(
   'memory',
