@@ -1,3 +1,25 @@
+export {
+  BlockCache,
+  type BlockCacheOptions,
+  type BlockCacheStats,
+  type BlockKey,
+} from './cache/block-cache.ts';
+export { ByteBudget, type ByteBudgetOptions } from './cache/byte-budget.ts';
+export {
+  type CachedBatch,
+  LogCache,
+  type LogCacheOptions,
+  LogCacheOrderError,
+  type LogCacheStats,
+  type SealedBlock,
+} from './cache/log-cache.ts';
+export {
+  ReadAhead,
+  type ReadAheadAdvice,
+  type ReadAheadOptions,
+  ReadAheadTracker,
+  type ReadAheadTrackerOptions,
+} from './cache/readahead.ts';
 export { LocalMetadataStore, type LocalStoreOptions } from './metadata/base.ts';
 export { ManualMetadataClock, systemMetadataClock } from './metadata/clock.ts';
 export {
