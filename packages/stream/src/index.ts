@@ -29,6 +29,26 @@ export {
 } from './metadata/embedded.ts';
 export { MemoryMetadataStore, type MemoryMetadataStoreOptions } from './metadata/memory.ts';
 export * from './metadata/types.ts';
+export * from './object-format/format.ts';
+export { OBJECT_ID_DIGITS, objectKey, objectKeyHash, parseObjectKey } from './object-format/keys.ts';
+export { blocksRange, ObjectIndex } from './object-format/object-index.ts';
+export {
+  type ByteRange,
+  joinIndex,
+  type ObjectFooterResult,
+  parseFooter,
+  parseIndex,
+  type ReadBatch,
+  readBlock,
+  selectBatches,
+  tailRange,
+} from './object-format/reader.ts';
+export {
+  type ObjectWriteResult,
+  ObjectWriter,
+  type ObjectWriterOptions,
+  type StreamRange,
+} from './object-format/writer.ts';
 export { FileObjectStore } from './object-store/file.ts';
 export {
   type MemoryObject,
