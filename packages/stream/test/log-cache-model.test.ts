@@ -183,7 +183,7 @@ async function run(cmds: Cmd[]): Promise<void> {
       if (want === undefined) expect(got).toBeUndefined();
       else expect(got?.map((b) => b.batch)).toEqual(want.map((b) => b.batch));
       // Identity, not just equal contents.
-      got?.forEach((b, i) => expect(b.batch).toBe(want![i]!.batch));
+      for (const [i, b] of (got ?? []).entries()) expect(b.batch).toBe(want![i]!.batch);
     }
     check();
   }
