@@ -98,11 +98,11 @@ describe('ByteBudget', () => {
     expect(budget.reserved).toBe(2);
   });
 
-  it('rejects bad sizes and frees it never held', () => {
+  it('rejects bad sizes and frees it never held', async () => {
     expect(() => new ByteBudget({ bytesMax: 0 })).toThrow(RangeError);
     const budget = new ByteBudget({ bytesMax: 10 });
     expect(() => budget.free(1)).toThrow(RangeError);
     expect(() => budget.commit(-1)).toThrow(RangeError);
-    expect(() => budget.reserve(1.5)).toThrow(RangeError);
+    await expect(budget.reserve(1.5)).rejects.toThrow(RangeError);
   });
 });

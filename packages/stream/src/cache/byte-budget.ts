@@ -62,10 +62,15 @@ export class ByteBudget {
   /**
    * Resolves once `bytes` are set aside for the caller, in FIFO order with other callers.
    * Rejects with RangeError at once if `bytes` exceeds `bytesMax` (it could never fit) or if
-   * `waitersMax` calls are already waiting; rejects after {@link close}.
+   * `waitersMax` calls are already waiting or `bytes` is not a non-negative integer; rejects
+   * after {@link close}.
    */
   reserve(bytes: number): Promise<void> {
-    checkBytes(bytes);
+    try {
+      checkBytes(bytes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.closedError) return Promise.reject(this.closedError);
     if (bytes > this.bytesMax) {
       return Promise.reject(

@@ -115,6 +115,8 @@ export class LogCache {
   /**
    * Resolves once `bytes` of room are set aside (FIFO among callers); call before writing the
    * batch to the WAL, then `append` it. Rejects with RangeError when `bytes > bytesMax`.
+   * Room only comes back through `free`, so while callers wait the owner must keep sealing
+   * and uploading: `shouldSeal()` is true whenever reservers wait and anything is unsealed.
    */
   reserve(bytes: number): Promise<void> {
     return this.budget.reserve(bytes);
