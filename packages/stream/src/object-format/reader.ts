@@ -189,6 +189,7 @@ export function readBlock(
 ): { batches: ReadBatch[] } {
   const at = entry.position - bufPosition;
   if (at < 0) fail('corrupt', 'block', 'buffer starts after the block');
+  if (entry.size < BLOCK_HEADER_BYTES) fail('corrupt', 'block', `entry size ${entry.size}`);
   if (buf.length < at + entry.size) {
     fail('truncated', 'block', `need ${entry.size} bytes at ${at}, buffer has ${buf.length}`);
   }

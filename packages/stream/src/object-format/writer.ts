@@ -230,8 +230,8 @@ function encodeIndex(blocks: readonly ObjectIndexEntry[]): Buffer {
     writeU64(buf, at + 8, b.startOffset);
     writeU64(buf, at + 16, b.endOffset);
     writeU64(buf, at + 24, b.position);
-    buf.writeUInt32LE(b.size, 32);
-    buf.writeUInt32LE(b.batchCount, 36);
+    buf.writeUInt32LE(b.size, at + 32);
+    buf.writeUInt32LE(b.batchCount, at + 36);
     at += INDEX_ENTRY_BYTES;
   }
   return buf;
