@@ -142,9 +142,12 @@ export function parseIndex(buf: Buffer, footer: ObjectFooter): ObjectIndex {
   if (buf.length < footer.indexSize) fail('truncated', 'index', `${buf.length} bytes`);
   if (buf.length > footer.indexSize) fail('corrupt', 'index', `${buf.length} bytes`);
   if (crc32c(buf) !== footer.indexCrc) fail('corrupt', 'index', 'CRC mismatch');
+  if (buf.length < INDEX_HEADER_BYTES) fail('corrupt', 'index', `${buf.length} bytes`);
   if (buf.readUInt32LE(0) !== INDEX_MAGIC) fail('corrupt', 'index', 'bad magic');
   const count = buf.readUInt32LE(4);
-  if (count !== footer.entryCount) fail('corrupt', 'index', 'entry count mismatch');
+  if (count !== footer.entryCount || buf.length !== INDEX_HEADER_BYTES + count * INDEX_ENTRY_BYTES) {
+    fail('corrupt', 'index', 'entry count does not match the index size');
+  }
   const entries: ObjectIndexEntry[] = [];
   let position = 0;
   let prev: ObjectIndexEntry | undefined;
