@@ -126,9 +126,14 @@ describe('stream object round trip', () => {
 
     const writer = new ObjectWriter({ blockBytesTarget: 1024 });
     writer.add(3, 10, 1, batchBytes(3, 10, 100));
-    writer.add(3, 11, 5, batchBytes(3, 11, 5000));
+    const big = batchBytes(3, 11, 5000);
+    writer.add(3, 11, 5, big);
     writer.add(3, 16, 1, batchBytes(3, 16, 100));
+    const dataBytes = 3 * (BLOCK_HEADER_BYTES + 16) + 5200;
+    expect(writer.bytes).toBe(dataBytes);
     const r = writer.finish();
+    expect(r.size).toBe(dataBytes + 8 + 3 * 40 + 48);
+    expect(r.buffers.some((b) => b === big)).toBe(true); // referenced, not copied
     expect(r.blocks.map((b) => [b.startOffset, b.endOffset, b.batchCount])).toEqual([
       [10, 11, 1],
       [11, 16, 1],
