@@ -68,3 +68,6 @@ export {
   type PutOptions,
 } from './object-store/types.ts';
 export { openBackend, openObjectStore } from './object-store/uri.ts';
+export { FencedError, StreamStoreError } from './stream/errors.ts';
+export { type RecoveryStats, StreamStore, type StreamStoreOptions } from './stream/store.ts';
+export { type FetchedBatch, Stream } from './stream/stream.ts';
