@@ -270,7 +270,9 @@ export class StreamStore implements StreamHost {
 
   private async recover(): Promise<void> {
     const seen = new Set<number>();
+    let replayedEnd = 0;
     for await (const rec of this.o.wal.recover()) {
+      replayedEnd = rec.nextOffset;
       const m = decodeWalMeta(rec.meta);
       let state = this.states.get(m.streamId);
       if (state === undefined && !seen.has(m.streamId)) {
@@ -303,7 +305,7 @@ export class StreamStore implements StreamHost {
       this.uploader.kick();
     }
     await this.uploader.flush();
-    await this.uploader.enableTrim();
+    await this.uploader.enableTrim(replayedEnd);
   }
 
   private checkRunning(): void {

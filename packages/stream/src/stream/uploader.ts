@@ -86,9 +86,13 @@ export class Uploader {
     if (this.failure) throw this.failure;
   }
 
-  /** Starts trimming the WAL (after recovery), first to the remembered point. */
-  async enableTrim(): Promise<void> {
+  /**
+   * Starts trimming the WAL (after recovery), first to the remembered point or `replayedEnd`
+   * (the end of the replayed records: all committed, skipped or dropped by then).
+   */
+  async enableTrim(replayedEnd: number): Promise<void> {
     this.trimEnabled = true;
+    this.trimPending = Math.max(this.trimPending, replayedEnd);
     if (this.trimPending > 0) await this.d.wal.trim(this.trimPending);
   }
 
