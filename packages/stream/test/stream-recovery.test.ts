@@ -249,6 +249,24 @@ describe('StreamStore recovery', () => {
     });
   }
 
+  it('a reopen with a new epoch commits the old epoch first; replay keeps both', async () => {
+    const env = newEnv();
+    const first = await start(env);
+    const acked = new Map<number, Batch[]>();
+    const [old] = await openAll(first, [6], 1);
+    await appendSome([old!], 3, acked, 'e1');
+    const [now] = await openAll(first, [6], 2);
+    expect(now!.committedOffset).toBe(endOf(acked.get(6)!));
+    await appendSome([now!], 2, acked, 'e2');
+    // Crash; replay keeps only records of the stored epoch (2): the older ones were committed
+    // (and trimmed) by the reopen.
+    const second = await start(env);
+    expect(second.recovery).toEqual({ replayed: 2, skipped: 0, dropped: 0 });
+    const [s] = await openAll(second, [6], 3);
+    expectExactlyOnce(await readAll(s!), acked.get(6)!);
+    await second.close();
+  });
+
   it('drops WAL records of a stream another node took over', async () => {
     const env = newEnv();
     const first = await start(env);

@@ -6,14 +6,16 @@ import { readU64, writeU64 } from '../object-format/format.ts';
 
 /** Version byte of the WAL record meta. */
 const WAL_META_VERSION = 1;
-/** version u8 | streamId u64 LE | baseOffset u64 LE | count u32 LE. */
-export const WAL_META_BYTES = 21;
+/** version u8 | streamId u64 LE | baseOffset u64 LE | count u32 LE | epoch u64 LE. */
+export const WAL_META_BYTES = 29;
 
 /** What a WAL record of the stream layer carries in its meta. */
 export interface WalBatchMeta {
   streamId: number;
   baseOffset: number;
   count: number;
+  /** Epoch of the stream when the batch was appended (replay keeps only the stored epoch's). */
+  epoch: number;
 }
 
 /** Encodes the meta of a WAL record holding one batch. */
@@ -23,6 +25,7 @@ export function encodeWalMeta(m: WalBatchMeta): Buffer {
   writeU64(buf, 1, m.streamId);
   writeU64(buf, 9, m.baseOffset);
   buf.writeUInt32LE(m.count, 17);
+  writeU64(buf, 21, m.epoch);
   return buf;
 }
 
@@ -34,10 +37,11 @@ export function decodeWalMeta(buf: Buffer): WalBatchMeta {
   const streamId = readU64(buf, 1);
   const baseOffset = readU64(buf, 9);
   const count = buf.readUInt32LE(17);
-  if (streamId === undefined || baseOffset === undefined || count < 1) {
+  const epoch = readU64(buf, 21);
+  if (streamId === undefined || baseOffset === undefined || epoch === undefined || count < 1) {
     throw new Error('bad WAL record meta fields');
   }
-  return { streamId, baseOffset, count };
+  return { streamId, baseOffset, count, epoch };
 }
 
 /** Value of `streams/<id>`. */

@@ -117,14 +117,25 @@ export class StreamStore implements StreamHost {
    * its stored epoch is newer, and otherwise takes it over (stores `epoch` and this node as
    * owner with a compare-and-swap). Older handles of the stream become fenced.
    */
-  open(streamId: number, epoch: number): Promise<Stream> {
+  async open(streamId: number, epoch: number): Promise<Stream> {
     this.checkRunning();
     if (!Number.isSafeInteger(streamId) || streamId < 0) throw new RangeError(`bad stream id ${streamId}`);
     if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`bad epoch ${epoch}`);
-    return this.metaLock.run(() => this.openLocked(streamId, epoch));
+    for (let attempt = 0; attempt < OPEN_ATTEMPTS_MAX; attempt++) {
+      const old = this.states.get(streamId);
+      if (old !== undefined && !old.fenced && mustCommitBeforeEpochChange(old, epoch)) {
+        // WAL replay keeps only records of the stored epoch: commit the current one's first.
+        await old.drain();
+        await this.flush();
+      }
+      const stream = await this.metaLock.run(() => this.openLocked(streamId, epoch));
+      if (stream !== undefined) return stream;
+    }
+    throw new StreamStoreError(`open of stream ${streamId}: appends of the previous epoch keep coming`);
   }
 
-  private async openLocked(streamId: number, epoch: number): Promise<Stream> {
+  /** Undefined when the stream has uncommitted batches of another epoch (commit them first). */
+  private async openLocked(streamId: number, epoch: number): Promise<Stream | undefined> {
     const key = streamKey(streamId);
     for (;;) {
       const kv = await withBackoff(() => this.o.metadata.get(key));
@@ -134,6 +145,7 @@ export class StreamStore implements StreamHost {
       }
       const old = this.states.get(streamId);
       const continuing = old !== undefined && !old.fenced && kv?.value.equals(old.recordBytes);
+      if (continuing && mustCommitBeforeEpochChange(old, epoch)) return undefined;
       if (old !== undefined && !continuing) {
         old.fenced ??= new FencedError(streamId, `stream ${streamId} was taken over`);
         if (!this.cache.forgetStream(streamId)) {
@@ -210,7 +222,7 @@ export class StreamStore implements StreamHost {
     }
     const baseOffset = state.nextOffset;
     state.nextOffset += count;
-    const p = this.appendAt(state, baseOffset, count, batch);
+    const p = this.appendAt(state, state.record.epoch, baseOffset, count, batch);
     state.pending.add(p);
     const done = () => state.pending.delete(p);
     p.then(done, done);
@@ -219,6 +231,7 @@ export class StreamStore implements StreamHost {
 
   private async appendAt(
     state: StreamState,
+    epoch: number,
     baseOffset: number,
     count: number,
     batch: Buffer,
@@ -234,7 +247,7 @@ export class StreamStore implements StreamHost {
     }
     let res: { offset: number; nextOffset: number };
     try {
-      res = await this.o.wal.append(batch, encodeWalMeta({ streamId: state.id, baseOffset, count }));
+      res = await this.o.wal.append(batch, encodeWalMeta({ streamId: state.id, baseOffset, count, epoch }));
     } catch (err) {
       this.cache.release(batch.length);
       this.fail(new StreamStoreError(`WAL append failed: ${asError(err).message}`, err));
@@ -292,6 +305,11 @@ export class StreamStore implements StreamHost {
         this.recovery.skipped++;
         continue;
       }
+      if (state.record.epoch !== m.epoch) {
+        // Appended by a handle of another epoch that never committed it (it was fenced).
+        this.recovery.dropped++;
+        continue;
+      }
       if (m.baseOffset !== state.nextOffset) {
         throw new StreamStoreError(
           `WAL replay: stream ${m.streamId} record at ${m.baseOffset}, expected ${state.nextOffset}`,
@@ -319,6 +337,14 @@ export class StreamStore implements StreamHost {
     if (this.timer) clearInterval(this.timer);
     this.cache.close(this.failure);
   }
+}
+
+/** Most rounds of commit-then-open in {@link StreamStore.open}. */
+const OPEN_ATTEMPTS_MAX = 100;
+
+/** True when `state` holds batches not yet committed and `epoch` would change its epoch. */
+function mustCommitBeforeEpochChange(state: StreamState, epoch: number): boolean {
+  return state.record.epoch !== epoch && state.nextOffset !== state.record.endOffset;
 }
 
 function asError(err: unknown): Error {

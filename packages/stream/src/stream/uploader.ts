@@ -78,10 +78,11 @@ export class Uploader {
   /** Seals everything cached and resolves once it is all committed (rejects if uploading failed). */
   async flush(): Promise<void> {
     this.kick(true);
-    while (this.running !== undefined) {
+    // Wait for the blocks sealed so far only (later appends may keep coming).
+    const last = this.queue[this.queue.length - 1];
+    while (last !== undefined && this.queue.includes(last) && !this.failure) {
+      if (this.running === undefined) this.kick();
       await this.running;
-      if (this.failure) break;
-      if (this.d.cache.stats().activeBytes > 0) this.kick(true);
     }
     if (this.failure) throw this.failure;
   }
