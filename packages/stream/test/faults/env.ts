@@ -1,0 +1,127 @@
+/**
+ * One simulated broker process for the fault suite: a StreamStore over a FileWal and an
+ * EmbeddedMetadataStore in a temp directory and a given object store, every backend behind
+ * one {@link Cut} so that {@link Proc.crash} stops all I/O at once. A later {@link Proc.start}
+ * over the same directory and object store is the restart.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileWal, openNodeWalFile } from '@tributary/wal';
+import { EmbeddedMetadataStore } from '../../src/metadata/embedded.ts';
+import type { ObjectStore } from '../../src/object-store/types.ts';
+import { StreamStore, type StreamStoreOptions } from '../../src/stream/store.ts';
+import { Cut, CutMetadata, CutObjectStore, CutWalFile } from './cut.ts';
+
+/** Size of the WAL file of a test process (small: the file is zero-filled at creation). */
+export const WAL_FILE_BYTES = 8 * 1024 * 1024;
+
+const dirs: string[] = [];
+
+/** A fresh temp directory; {@link removeTempDirs} removes them all. */
+export async function tempDir(label: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `tributary-faults-${label}-`));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Removes every directory made by {@link tempDir} (call in afterAll). */
+export async function removeTempDirs(): Promise<void> {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+}
+
+/** What a process is started with. */
+export interface ProcOptions {
+  /** Holds `wal` (the WAL file) and `meta/` (the embedded metadata store). */
+  dir: string;
+  /** The object store (shared across restarts; faults go in here). */
+  objectStore: ObjectStore;
+  /** StreamStore options on top of the defaults below. */
+  store?: Partial<StreamStoreOptions>;
+}
+
+/** Store options of every fault-suite process unless overridden. */
+export const DEFAULT_STORE_OPTIONS = {
+  nodeId: 'n1',
+  cacheBytesMax: 256 * 1024,
+  uploadBytesThreshold: 16 * 1024,
+  blockBytesTarget: 4 * 1024,
+  uploadIntervalMs: 20,
+} as const;
+
+/** One simulated process: its store and the backends behind its cut. */
+export class Proc {
+  private stopped = false;
+
+  private constructor(
+    readonly cut: Cut,
+    readonly wal: FileWal,
+    readonly walFile: CutWalFile,
+    readonly metaStore: EmbeddedMetadataStore,
+    readonly metadata: CutMetadata,
+    readonly objects: CutObjectStore,
+    readonly store: StreamStore,
+  ) {}
+
+  /**
+   * Opens the WAL file and the metadata store in `dir` and starts a StreamStore on them
+   * (running WAL recovery). `beforeStart` may arm hooks on the cut backends first.
+   */
+  static async start(o: ProcOptions, beforeStart?: (p: PartialProc) => void): Promise<Proc> {
+    const cut = new Cut();
+    const walFile = new CutWalFile(await openNodeWalFile(join(o.dir, 'wal'), WAL_FILE_BYTES), cut);
+    const wal = await FileWal.open({ path: join(o.dir, 'wal'), file: walFile, alignBytes: 4096 });
+    const metaStore = await EmbeddedMetadataStore.open(join(o.dir, 'meta'));
+    const metadata = new CutMetadata(metaStore, cut);
+    const objects = new CutObjectStore(o.objectStore, cut);
+    beforeStart?.({ cut, metadata, objects });
+    let store: StreamStore;
+    try {
+      store = await StreamStore.start({
+        ...DEFAULT_STORE_OPTIONS,
+        ...o.store,
+        wal,
+        objectStore: objects,
+        metadata,
+      });
+    } catch (err) {
+      await wal.close().catch(() => {});
+      await metaStore.close();
+      throw err;
+    }
+    return new Proc(cut, wal, walFile, metaStore, metadata, objects, store);
+  }
+
+  /**
+   * Crashes the process: cuts every backend (calls in flight and later ones never settle),
+   * waits for the calls that reached a real backend, then frees the WAL file descriptor and
+   * the metadata directory lock so that a restart can open them. Nothing is flushed.
+   */
+  async crash(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cut.cut();
+    await this.cut.quiesce();
+    await this.walFile.inner.close();
+    await this.metaStore.close();
+  }
+
+  /** A clean stop: closes the store (uploading everything), the WAL and the metadata store. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    try {
+      await this.store.close();
+    } finally {
+      await this.wal.close();
+      await this.metaStore.close();
+    }
+  }
+}
+
+/** The backends of a process before its store starts (to arm hooks). */
+export interface PartialProc {
+  cut: Cut;
+  metadata: CutMetadata;
+  objects: CutObjectStore;
+}
