@@ -69,5 +69,13 @@ export {
 } from './object-store/types.ts';
 export { openBackend, openObjectStore } from './object-store/uri.ts';
 export { FencedError, StreamStoreError } from './stream/errors.ts';
-export { type RecoveryStats, StreamStore, type StreamStoreOptions } from './stream/store.ts';
-export { type FetchedBatch, Stream } from './stream/stream.ts';
+export type { CompactionOptions, CompactionStats, GarbageStats } from './stream/maintenance.ts';
+export type { CommittedRange, ObjectReaderStats } from './stream/object-reads.ts';
+export {
+  type RecoveryStats,
+  StreamStore,
+  type StreamStoreOptions,
+  type StreamStoreStats,
+} from './stream/store.ts';
+export { type FetchedBatch, type FetchOptions, type RetentionPolicy, Stream } from './stream/stream.ts';
+export { COMMIT_STREAMS_MAX, type UploaderStats } from './stream/uploader.ts';

@@ -6,6 +6,7 @@ import {
   FLAG_MULTI_STREAM,
   ObjectWriter,
   parseFooter,
+  parseIndex,
   tailRange,
 } from '../src/index.ts';
 import {
@@ -145,7 +146,6 @@ describe('stream object round trip', () => {
   it('rejects out-of-order, gapped and overlapping adds and bad arguments', () => {
     const w = new ObjectWriter();
     w.add(5, 10, 2, Buffer.alloc(1));
-    expect(() => w.add(5, 13, 1, Buffer.alloc(1))).toThrow(/gap/);
     expect(() => w.add(5, 11, 1, Buffer.alloc(1))).toThrow(/overlap/);
     expect(() => w.add(4, 0, 1, Buffer.alloc(1))).toThrow(/after stream 5/);
     expect(() => w.add(6, 0, 0, Buffer.alloc(1))).toThrow(RangeError);
@@ -154,6 +154,38 @@ describe('stream object round trip', () => {
     w.add(5, 12, 1, Buffer.alloc(1));
     w.add(6, 0, 1, Buffer.alloc(1));
     expect(w.finish().streams.map((s) => s.streamId)).toEqual([5, 6]);
+    expect(() => w.add(7, 0, 1, Buffer.alloc(1))).toThrow(/after finish/);
+  });
+
+  it('starts a new range of a stream after a gap', () => {
+    const w = new ObjectWriter();
+    w.add(5, 10, 2, Buffer.alloc(3));
+    w.add(5, 20, 1, Buffer.alloc(3));
+    w.add(5, 21, 4, Buffer.alloc(3));
+    w.add(6, 0, 1, Buffer.alloc(3));
+    const r = w.finish();
+    expect(r.streams.map((s) => [s.streamId, s.startOffset, s.endOffset])).toEqual([
+      [5, 10, 12],
+      [5, 20, 25],
+      [6, 0, 1],
+    ]);
+    expect(r.blocks.map((b) => [b.streamId, b.startOffset, b.endOffset])).toEqual([
+      [5, 10, 12],
+      [5, 20, 25],
+      [6, 0, 1],
+    ]);
+    const obj = Buffer.concat(r.buffers);
+    const tail = parseFooter(obj.subarray(obj.length - Math.min(obj.length, 65536)), obj.length);
+    if (!tail.complete) throw new Error('index not in tail');
+    const index = parseIndex(tail.index, tail.footer);
+    expect(index.findBlocks(5, 12, 1 << 20).map((b) => b.startOffset)).toEqual([20]);
+    expect(index.findBlocks(5, 0, 1).map((b) => b.startOffset)).toEqual([10]);
+  });
+
+  it('rejects adds after finish', () => {
+    const w = new ObjectWriter();
+    w.add(6, 0, 1, Buffer.alloc(1));
+    w.finish();
     expect(() => w.add(7, 0, 1, Buffer.alloc(1))).toThrow(/after finish/);
     expect(() => w.finish()).toThrow(/twice/);
     expect(() => new ObjectWriter({ blockBytesTarget: 0 })).toThrow(RangeError);

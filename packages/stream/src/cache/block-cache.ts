@@ -82,6 +82,11 @@ export class BlockCache<V extends {}> {
     return this.lru.has(keyString(key));
   }
 
+  /** True while a getOrLoad of the block runs. */
+  loading(key: BlockKey): boolean {
+    return this.inflight.has(keyString(key));
+  }
+
   /** Caches a block, evicting least recently used ones to stay within `bytesMax`. */
   set(key: BlockKey, value: V): void {
     this.lru.set(keyString(key), value);

@@ -23,6 +23,8 @@ export interface CachedBatch {
   readonly walOffset: number;
   /** WAL offset just past that record. */
   readonly walNextOffset: number;
+  /** Newest timestamp of the batch (ms; 0 when unknown). */
+  readonly timestamp: number;
 }
 
 /** Everything appended between two seals: the unit uploaded as one object. */
@@ -141,6 +143,7 @@ export class LogCache {
     batch: Buffer,
     walOffset: number,
     walNextOffset: number,
+    timestamp = 0,
   ): void {
     checkId('streamId', streamId);
     checkId('baseOffset', baseOffset);
@@ -164,7 +167,7 @@ export class LogCache {
       );
     }
     this.budget.commit(batch.length);
-    const entry: CachedBatch = { streamId, baseOffset, count, batch, walOffset, walNextOffset };
+    const entry: CachedBatch = { streamId, baseOffset, count, batch, walOffset, walNextOffset, timestamp };
     const block = this.active;
     if (block.streams.size === 0) block.walStart = walOffset;
     block.walEnd = walNextOffset;

@@ -168,7 +168,7 @@ export function parseIndex(buf: Buffer, footer: ObjectFooter): ObjectIndex {
     }
     if (
       prev !== undefined &&
-      (e.streamId < prev.streamId || (e.streamId === prev.streamId && e.startOffset !== prev.endOffset))
+      (e.streamId < prev.streamId || (e.streamId === prev.streamId && e.startOffset < prev.endOffset))
     ) {
       fail('corrupt', 'index', `entry ${i} is out of order`);
     }

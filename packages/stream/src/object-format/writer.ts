@@ -51,7 +51,10 @@ export interface ObjectWriteResult {
   readonly size: number;
   /** One entry per data block, sorted by (stream id, start offset). */
   readonly blocks: ObjectIndexEntry[];
-  /** One range per stream, sorted by stream id. */
+  /**
+   * One range per contiguous run of a stream's offsets, sorted by (stream id, start offset):
+   * usually one per stream; more when a stream was added with gaps (compaction output).
+   */
   readonly streams: StreamRange[];
 }
 
@@ -67,8 +70,9 @@ interface OpenBlock {
 /**
  * Writes one object: call {@link add} for every batch in (stream id, offset) order, then
  * {@link finish} once. Consecutive batches of a stream are packed into blocks of about
- * `blockBytesTarget` bytes; a block never mixes streams. Per stream, each batch must start
- * where the previous one ended (a gap or an overlap throws).
+ * `blockBytesTarget` bytes; a block never mixes streams. Per stream, a batch must not start
+ * below the previous one's end (an overlap throws); a gap closes the block and starts a new
+ * range of the stream.
  */
 export class ObjectWriter {
   private readonly blockBytesTarget: number;
@@ -81,6 +85,7 @@ export class ObjectWriter {
   private lastEndOffset = 0;
   private streamStart = 0;
   private streamPosition = 0;
+  private rangeOpen = false;
   private finished = false;
 
   constructor(options: ObjectWriterOptions = {}) {
@@ -116,25 +121,26 @@ export class ObjectWriter {
     if (streamId < this.lastStreamId) {
       throw new Error(`stream ${streamId} added after stream ${this.lastStreamId}`);
     }
-    if (streamId === this.lastStreamId && baseOffset !== this.lastEndOffset) {
-      const what = baseOffset > this.lastEndOffset ? 'gap' : 'overlap';
+    if (streamId === this.lastStreamId && baseOffset < this.lastEndOffset) {
       throw new Error(
-        `stream ${streamId}: ${what}, batch starts at ${baseOffset}, expected ${this.lastEndOffset}`,
+        `stream ${streamId}: overlap, batch starts at ${baseOffset}, expected ${this.lastEndOffset}`,
       );
     }
+    const newRange = streamId !== this.lastStreamId || baseOffset !== this.lastEndOffset;
     let open = this.block;
     if (
       open !== undefined &&
-      (open.streamId !== streamId || BLOCK_HEADER_BYTES + open.bodyBytes + framed > this.blockBytesTarget)
+      (newRange || BLOCK_HEADER_BYTES + open.bodyBytes + framed > this.blockBytesTarget)
     ) {
       this.closeBlock(open);
       open = undefined;
     }
-    if (streamId !== this.lastStreamId) {
+    if (newRange) {
       this.closeStream();
       this.lastStreamId = streamId;
       this.streamStart = baseOffset;
       this.streamPosition = this.position;
+      this.rangeOpen = true;
     }
     if (open === undefined) {
       open = {
@@ -207,9 +213,8 @@ export class ObjectWriter {
   }
 
   private closeStream(): void {
-    if (this.lastStreamId < 0) return;
-    const last = this.streams[this.streams.length - 1];
-    if (last !== undefined && last.streamId === this.lastStreamId) return;
+    if (!this.rangeOpen) return;
+    this.rangeOpen = false;
     this.streams.push({
       streamId: this.lastStreamId,
       startOffset: this.streamStart,

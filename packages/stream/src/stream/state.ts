@@ -52,6 +52,40 @@ export class Mutex {
   }
 }
 
+/** True for failures worth retrying: ObjectStoreError 'retriable', MetadataError 'unavailable'. */
+export function isTransient(err: unknown): boolean {
+  return (
+    (err instanceof ObjectStoreError && err.kind === 'retriable') ||
+    (err instanceof MetadataError && err.kind === 'unavailable')
+  );
+}
+
+/**
+ * Runs `fn` until it succeeds, retrying transient failures without limit (exponential backoff
+ * capped at `maxDelayMs`) while `stopped()` returns undefined; throws other errors, or the
+ * error `stopped()` returns once it does. Background work (uploads, compaction) uses it: an
+ * outage of the object store stalls them (and backpressure stops appends) instead of failing.
+ */
+export async function retryForever<T>(
+  fn: () => Promise<T>,
+  stopped: () => Error | undefined,
+  maxDelayMs = 2000,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const stop = stopped();
+    if (stop) throw stop;
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      const stop2 = stopped();
+      if (stop2) throw stop2;
+      const delay = Math.min(maxDelayMs, 10 * 2 ** Math.min(attempt - 1, 20));
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+    }
+  }
+}
+
 /** Attempts of {@link withBackoff}. */
 const ATTEMPTS_MAX = 6;
 
@@ -64,10 +98,7 @@ export async function withBackoff<T>(fn: () => Promise<T>, baseDelayMs = 10): Pr
     try {
       return await fn();
     } catch (err) {
-      const transient =
-        (err instanceof ObjectStoreError && err.kind === 'retriable') ||
-        (err instanceof MetadataError && err.kind === 'unavailable');
-      if (!transient || attempt >= ATTEMPTS_MAX) throw err;
+      if (!isTransient(err) || attempt >= ATTEMPTS_MAX) throw err;
       await new Promise((r) => setTimeout(r, Math.min(1000, baseDelayMs * 2 ** (attempt - 1))));
     }
   }

@@ -6,7 +6,7 @@ import type { WriteAheadLog } from '@tributary/wal';
 import { LogCache } from '../cache/log-cache.ts';
 import type { MetadataStore } from '../metadata/types.ts';
 import { DEFAULT_BLOCK_BYTES_TARGET } from '../object-format/format.ts';
-import type { ObjectStore } from '../object-store/types.ts';
+import { type ObjectStore, ObjectStoreError } from '../object-store/types.ts';
 import {
   decodeStreamRecord,
   decodeWalMeta,
@@ -16,10 +16,22 @@ import {
   streamKey,
 } from './codec.ts';
 import { FencedError, StreamStoreError } from './errors.ts';
-import { CommittedRanges, ObjectReader } from './object-reads.ts';
+import {
+  type CompactionOptions,
+  type CompactionStats,
+  type GarbageStats,
+  Maintenance,
+} from './maintenance.ts';
+import { CommittedRanges, ObjectReader, type ObjectReaderStats } from './object-reads.ts';
 import { Mutex, StreamState, withBackoff } from './state.ts';
-import { type FetchedBatch, Stream, type StreamHost } from './stream.ts';
-import { Uploader } from './uploader.ts';
+import {
+  type FetchedBatch,
+  type FetchOptions,
+  type RetentionPolicy,
+  Stream,
+  type StreamHost,
+} from './stream.ts';
+import { Uploader, type UploaderStats } from './uploader.ts';
 
 /** Options of {@link StreamStore.start}. */
 export interface StreamStoreOptions {
@@ -43,6 +55,31 @@ export interface StreamStoreOptions {
   objectKeyPrefix?: string;
   /** Bytes of decoded object blocks cached for cold reads (default 64 MiB). */
   blockCacheBytes?: number;
+  /** Object-store GETs of reads in flight at most (default 16); log-cache reads never wait. */
+  readConcurrency?: number;
+  /** Largest read-ahead window of a sequential reader in bytes (default 8 MiB; 0: none). */
+  readAheadBytesMax?: number;
+  /** Put uploaded blocks into the block cache (default true). */
+  writeThrough?: boolean;
+  /** Time source (default `Date.now`): batch timestamps, retention, the garbage timers. */
+  clock?: { now(): number };
+  /** How long a superseded object stays readable before it is deleted (default 10 min). */
+  garbageRetentionMs?: number;
+  /** Prepared objects never committed are deleted after this long (default 30 min). */
+  preparedTimeoutMs?: number;
+  /** Run a compaction round (and garbage collection) this often (default: never, call compact()). */
+  compactionIntervalMs?: number;
+  /** Tuning of the compaction rounds. */
+  compaction?: CompactionOptions;
+}
+
+/** Counters of a {@link StreamStore}. */
+export interface StreamStoreStats {
+  upload: UploaderStats;
+  read: ObjectReaderStats;
+  cache: ReturnType<LogCache['stats']>;
+  /** Sealed blocks waiting for (or in) upload. */
+  uploadQueue: number;
 }
 
 /** What recovery did at start. */
@@ -64,7 +101,13 @@ export class StreamStore implements StreamHost {
   private readonly reader: ObjectReader;
   private readonly states = new Map<number, StreamState>();
   private readonly metaLock = new Mutex();
+  private readonly maintenance: Maintenance;
+  private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
+  private compactionTimer: NodeJS.Timeout | undefined;
+  private compacting: Promise<CompactionStats> | undefined;
+  /** The last error of a background compaction round, if the last round failed. */
+  maintenanceError: Error | undefined;
   private closing = false;
   private failure: Error | undefined;
 
@@ -72,19 +115,49 @@ export class StreamStore implements StreamHost {
     private readonly o: StreamStoreOptions,
     private readonly ranges: CommittedRanges,
   ) {
+    const clock = o.clock;
+    this.now = clock ? () => clock.now() : Date.now;
+    const blockBytesTarget = o.blockBytesTarget ?? DEFAULT_BLOCK_BYTES_TARGET;
+    const objectKeyPrefix = o.objectKeyPrefix ?? 'objects';
+    const stopped = () => this.failure;
     this.cache = new LogCache({ bytesMax: o.cacheBytesMax, blockBytesTarget: o.uploadBytesThreshold });
-    this.reader = new ObjectReader(o.objectStore, o.blockCacheBytes ?? 64 * 1024 * 1024);
+    this.reader = new ObjectReader(
+      o.objectStore,
+      {
+        blockCacheBytes: o.blockCacheBytes ?? 64 * 1024 * 1024,
+        getConcurrency: o.readConcurrency ?? 16,
+        readAheadBytesMax: o.readAheadBytesMax ?? 8 * 1024 * 1024,
+        blockBytes: blockBytesTarget,
+      },
+      (streamId, offset) => ranges.find(streamId, offset),
+    );
     this.uploader = new Uploader({
       cache: this.cache,
       wal: o.wal,
       objectStore: o.objectStore,
       metadata: o.metadata,
       ranges,
+      reader: this.reader,
       state: (id) => this.states.get(id),
       metaLock: this.metaLock,
-      objectKeyPrefix: o.objectKeyPrefix ?? 'objects',
-      blockBytesTarget: o.blockBytesTarget ?? DEFAULT_BLOCK_BYTES_TARGET,
+      objectKeyPrefix,
+      blockBytesTarget,
+      now: this.now,
+      writeThrough: o.writeThrough ?? true,
+      stopped,
       onFailure: (err) => this.fail(err),
+    });
+    this.maintenance = new Maintenance({
+      metadata: o.metadata,
+      objectStore: o.objectStore,
+      ranges,
+      reader: this.reader,
+      objectKeyPrefix,
+      blockBytesTarget,
+      now: this.now,
+      garbageRetentionMs: o.garbageRetentionMs ?? 10 * 60 * 1000,
+      preparedTimeoutMs: o.preparedTimeoutMs ?? 30 * 60 * 1000,
+      stopped,
     });
   }
 
@@ -104,7 +177,71 @@ export class StreamStore implements StreamHost {
       }, every);
       store.timer.unref();
     }
+    const compactEvery = options.compactionIntervalMs;
+    if (compactEvery !== undefined && compactEvery > 0) {
+      store.compactionTimer = setInterval(() => {
+        if (store.compacting !== undefined || store.failure) return;
+        store.compact().then(
+          () => {
+            store.maintenanceError = undefined;
+          },
+          (err: unknown) => {
+            store.maintenanceError = asError(err);
+          },
+        );
+      }, compactEvery);
+      store.compactionTimer.unref();
+    }
     return store;
+  }
+
+  /**
+   * One compaction round (see maintenance.ts): marks objects whose data is all trimmed, merges
+   * small objects, splits streams with much data into their own objects, then collects
+   * garbage. Superseded objects stay readable for `garbageRetentionMs`. Rounds do not overlap:
+   * a call during a running round waits for it and returns its result.
+   */
+  compact(options?: CompactionOptions): Promise<CompactionStats> {
+    try {
+      this.checkRunning();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.compacting === undefined) {
+      this.compacting = this.maintenance.compact(options ?? this.o.compaction).finally(() => {
+        this.compacting = undefined;
+      });
+    }
+    return this.compacting;
+  }
+
+  /** Deletes objects marked longer than the retention window ago and expired prepared objects. */
+  collectGarbage(): Promise<GarbageStats> {
+    try {
+      this.checkRunning();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.maintenance.collectGarbage();
+  }
+
+  /** Current counters. */
+  stats(): StreamStoreStats {
+    return {
+      upload: { ...this.uploader.stats },
+      read: this.reader.stats(),
+      cache: this.cache.stats(),
+      uploadQueue: this.uploader.queued,
+    };
+  }
+
+  /**
+   * Stops all I/O of the store at once, as a crash would: nothing more is uploaded, committed
+   * or trimmed, and every call rejects. Cached, uncommitted batches stay only in the WAL (a
+   * new store over the same WAL recovers them). For tests and drills.
+   */
+  halt(): void {
+    this.fail(new StreamStoreError('stream store halted'));
   }
 
   /** The error that stopped the store (uploads or the WAL failed), if any. */
@@ -199,6 +336,8 @@ export class StreamStore implements StreamHost {
     if (this.closing) return;
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.compactionTimer) clearInterval(this.compactionTimer);
+    await this.compacting?.catch(() => {});
     for (const state of this.states.values()) await state.drain();
     try {
       await this.flush();
@@ -208,7 +347,12 @@ export class StreamStore implements StreamHost {
   }
 
   /** @internal See {@link Stream.append}. */
-  appendBatch(state: StreamState, batch: Buffer, count: number): Promise<{ baseOffset: number }> {
+  appendBatch(
+    state: StreamState,
+    batch: Buffer,
+    count: number,
+    timestamp?: number,
+  ): Promise<{ baseOffset: number }> {
     try {
       this.checkRunning();
       if (!Number.isSafeInteger(count) || count < 1 || count > 0xffff_ffff) {
@@ -217,12 +361,16 @@ export class StreamStore implements StreamHost {
       if (batch.length > this.cache.bytesMax) {
         throw new RangeError(`batch of ${batch.length} bytes exceeds cacheBytesMax ${this.cache.bytesMax}`);
       }
+      if (timestamp !== undefined && !Number.isSafeInteger(timestamp)) {
+        throw new RangeError(`bad timestamp ${timestamp}`);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     const baseOffset = state.nextOffset;
     state.nextOffset += count;
-    const p = this.appendAt(state, state.record.epoch, baseOffset, count, batch);
+    const ts = timestamp ?? this.now();
+    const p = this.appendAt(state, state.record.epoch, baseOffset, count, batch, ts);
     state.pending.add(p);
     const done = () => state.pending.delete(p);
     p.then(done, done);
@@ -235,6 +383,7 @@ export class StreamStore implements StreamHost {
     baseOffset: number,
     count: number,
     batch: Buffer,
+    timestamp: number,
   ): Promise<{ baseOffset: number }> {
     const reserved = this.cache.reserve(batch.length);
     this.uploader.kick();
@@ -247,7 +396,10 @@ export class StreamStore implements StreamHost {
     }
     let res: { offset: number; nextOffset: number };
     try {
-      res = await this.o.wal.append(batch, encodeWalMeta({ streamId: state.id, baseOffset, count, epoch }));
+      res = await this.o.wal.append(
+        batch,
+        encodeWalMeta({ streamId: state.id, baseOffset, count, epoch, timestamp }),
+      );
     } catch (err) {
       this.cache.release(batch.length);
       this.fail(new StreamStoreError(`WAL append failed: ${asError(err).message}`, err));
@@ -257,28 +409,113 @@ export class StreamStore implements StreamHost {
       this.cache.release(batch.length);
       throw state.fenced;
     }
-    this.cache.append(state.id, baseOffset, count, batch, res.offset, res.nextOffset);
+    if (this.failure) {
+      this.cache.release(batch.length);
+      throw this.failure;
+    }
+    this.cache.append(state.id, baseOffset, count, batch, res.offset, res.nextOffset, timestamp);
     this.uploader.kick();
     return { baseOffset };
   }
 
   /** @internal See {@link Stream.fetch}. */
-  async fetchBatches(state: StreamState, startOffset: number, maxBytes: number): Promise<FetchedBatch[]> {
+  async fetchBatches(
+    state: StreamState,
+    startOffset: number,
+    maxBytes: number,
+    options: FetchOptions = {},
+  ): Promise<FetchedBatch[]> {
     if (!Number.isSafeInteger(startOffset) || startOffset < 0)
       throw new RangeError(`bad offset ${startOffset}`);
+    if (startOffset < state.record.startOffset) {
+      throw new RangeError(`offset ${startOffset} is below the stream start ${state.record.startOffset}`);
+    }
+    // Fast path: the log cache (synchronous, never waits behind object reads).
     const cached = this.cache.fetch(state.id, startOffset, maxBytes);
     if (cached !== undefined)
       return cached.map((b) => ({ baseOffset: b.baseOffset, count: b.count, data: b.batch }));
     if (startOffset >= state.record.endOffset) return [];
-    if (startOffset < state.record.startOffset) {
-      throw new RangeError(`offset ${startOffset} is below the stream start ${state.record.startOffset}`);
+    // Slow path: committed objects (block cache, then ranged GETs under the read limit).
+    for (let attempt = 0; ; attempt++) {
+      let range = this.ranges.find(state.id, startOffset);
+      if (range === undefined) {
+        await this.ranges.reload(this.o.metadata, state.id);
+        range = this.ranges.find(state.id, startOffset);
+      }
+      if (range === undefined) {
+        if (startOffset < state.record.startOffset) {
+          throw new RangeError(`offset ${startOffset} is below the stream start ${state.record.startOffset}`);
+        }
+        throw new StreamStoreError(`stream ${state.id}: no committed object holds offset ${startOffset}`);
+      }
+      try {
+        const batches = await this.reader.read(range, state.id, startOffset, maxBytes, options.readerId);
+        return batches.map((b) => ({ baseOffset: b.baseOffset, count: b.count, data: b.data }));
+      } catch (err) {
+        // The object was compacted away and collected (by this or another store): re-read the
+        // stream's ranges and try again.
+        if (!(err instanceof ObjectStoreError && err.kind === 'not-found') || attempt >= READ_RETRIES_MAX)
+          throw err;
+        this.reader.forgetObject(range.objectId);
+        this.ranges.removeObject(range.objectId);
+        await this.ranges.reload(this.o.metadata, state.id);
+      }
     }
-    const range = this.ranges.find(state.id, startOffset);
-    if (range === undefined) {
-      throw new StreamStoreError(`stream ${state.id}: no committed object holds offset ${startOffset}`);
+  }
+
+  /** @internal See {@link Stream.trim}. */
+  async trimStream(state: StreamState, newStartOffset: number): Promise<void> {
+    this.checkRunning();
+    if (!Number.isSafeInteger(newStartOffset) || newStartOffset < 0) {
+      throw new RangeError(`bad start offset ${newStartOffset}`);
     }
-    const batches = await this.reader.read(range, state.id, startOffset, maxBytes);
-    return batches.map((b) => ({ baseOffset: b.baseOffset, count: b.count, data: b.data }));
+    await this.metaLock.run(async () => {
+      if (state.fenced) throw state.fenced;
+      if (newStartOffset <= state.record.startOffset) return;
+      if (newStartOffset > state.nextOffset) {
+        throw new RangeError(`start offset ${newStartOffset} is above the stream end ${state.nextOffset}`);
+      }
+      const next: StreamRecord = { ...state.record, startOffset: newStartOffset };
+      const key = streamKey(state.id);
+      const res = await withBackoff(() =>
+        this.o.metadata.txn({
+          compare: [{ key, target: 'value', op: '==', value: state.recordBytes }],
+          success: [{ type: 'put', key, value: encodeStreamRecord(next) }],
+        }),
+      );
+      if (!res.succeeded) {
+        state.fenced ??= new FencedError(state.id, `stream ${state.id} was taken over`);
+        throw state.fenced;
+      }
+      state.setRecord(next);
+    });
+  }
+
+  /** @internal See {@link Stream.applyRetention}. */
+  async applyRetention(state: StreamState, policy: RetentionPolicy): Promise<number> {
+    const start = state.record.startOffset;
+    const list = this.ranges
+      .list(state.id)
+      .filter((r) => r.endOffset > start && r.endOffset <= state.record.endOffset);
+    let newStart = start;
+    const { retentionMs, retentionBytes } = policy;
+    if (retentionMs !== undefined && retentionMs >= 0) {
+      const limit = this.now() - retentionMs;
+      for (const r of list) {
+        if (r.maxTimestamp >= limit) break;
+        newStart = r.endOffset;
+      }
+    }
+    if (retentionBytes !== undefined && retentionBytes >= 0) {
+      let total = list.reduce((n, r) => n + r.size, 0);
+      for (const r of list) {
+        if (total - r.size < retentionBytes) break;
+        total -= r.size;
+        newStart = Math.max(newStart, r.endOffset);
+      }
+    }
+    if (newStart > start) await this.trimStream(state, newStart);
+    return state.record.startOffset;
   }
 
   private async recover(): Promise<void> {
@@ -317,7 +554,15 @@ export class StreamStore implements StreamHost {
       }
       const st = this.cache.stats();
       if (st.bytes + st.reservedBytes + rec.data.length > this.cache.bytesMax) await this.uploader.flush();
-      this.cache.append(m.streamId, m.baseOffset, m.count, rec.data, rec.offset, rec.nextOffset);
+      this.cache.append(
+        m.streamId,
+        m.baseOffset,
+        m.count,
+        rec.data,
+        rec.offset,
+        rec.nextOffset,
+        m.timestamp ?? this.now(),
+      );
       state.nextOffset += m.count;
       this.recovery.replayed++;
       this.uploader.kick();
@@ -335,9 +580,13 @@ export class StreamStore implements StreamHost {
     if (this.failure) return;
     this.failure = err instanceof StreamStoreError ? err : new StreamStoreError(err.message, err);
     if (this.timer) clearInterval(this.timer);
+    if (this.compactionTimer) clearInterval(this.compactionTimer);
     this.cache.close(this.failure);
   }
 }
+
+/** Re-reads of a stream's ranges when its object vanished under a read. */
+const READ_RETRIES_MAX = 3;
 
 /** Most rounds of commit-then-open in {@link StreamStore.open}. */
 const OPEN_ATTEMPTS_MAX = 100;

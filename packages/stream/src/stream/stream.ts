@@ -12,10 +12,39 @@ export interface FetchedBatch {
   readonly data: Buffer;
 }
 
+/** Options of {@link Stream.fetch}. */
+export interface FetchOptions {
+  /**
+   * Identifies one sequential reader (e.g. a consumer connection) for read-ahead: reads of
+   * one reader that continue where its previous read ended grow its prefetch window.
+   */
+  readerId?: string;
+}
+
+/** What {@link Stream.applyRetention} keeps. */
+export interface RetentionPolicy {
+  /** Drop committed ranges whose newest timestamp is older than now minus this (ms). */
+  retentionMs?: number;
+  /** Drop the oldest committed ranges while at least this many bytes remain. */
+  retentionBytes?: number;
+}
+
 /** What a handle needs from its store (implemented by StreamStore). */
 export interface StreamHost {
-  appendBatch(state: StreamState, batch: Buffer, count: number): Promise<{ baseOffset: number }>;
-  fetchBatches(state: StreamState, startOffset: number, maxBytes: number): Promise<FetchedBatch[]>;
+  appendBatch(
+    state: StreamState,
+    batch: Buffer,
+    count: number,
+    timestamp?: number,
+  ): Promise<{ baseOffset: number }>;
+  fetchBatches(
+    state: StreamState,
+    startOffset: number,
+    maxBytes: number,
+    options?: FetchOptions,
+  ): Promise<FetchedBatch[]>;
+  trimStream(state: StreamState, newStartOffset: number): Promise<void>;
+  applyRetention(state: StreamState, policy: RetentionPolicy): Promise<number>;
   flush(): Promise<void>;
 }
 
@@ -46,6 +75,11 @@ export class Stream {
     return this.state.nextOffset;
   }
 
+  /** The first offset still readable (moved up by {@link trim} and retention). */
+  get startOffset(): number {
+    return this.state.record.startOffset;
+  }
+
   /** The end of what is committed to object storage (exclusive). */
   get committedOffset(): number {
     return this.state.record.endOffset;
@@ -53,15 +87,16 @@ export class Stream {
 
   /**
    * Appends a batch of `count` records; resolves with its base offset once it is durable in
-   * the WAL (and readable). Waits while the log cache is full (backpressure).
+   * the WAL (and readable). Waits while the log cache is full (backpressure). `timestampMs`
+   * is the newest timestamp in the batch (default: the store clock), kept for time retention.
    */
-  append(batch: Buffer, count: number): Promise<{ baseOffset: number }> {
+  append(batch: Buffer, count: number, timestampMs?: number): Promise<{ baseOffset: number }> {
     try {
       this.check();
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.host.appendBatch(this.state, batch, count);
+    return this.host.appendBatch(this.state, batch, count, timestampMs);
   }
 
   /**
@@ -69,20 +104,40 @@ export class Stream {
    * stays within `maxBytes`; empty at or past the end of what is acknowledged. May return
    * fewer batches than exist (one object at a time); call again from the next offset.
    */
-  async fetch(startOffset: number, maxBytes: number): Promise<FetchedBatch[]> {
+  async fetch(startOffset: number, maxBytes: number, options?: FetchOptions): Promise<FetchedBatch[]> {
     this.check();
-    return this.host.fetchBatches(this.state, startOffset, maxBytes);
+    return this.host.fetchBatches(this.state, startOffset, maxBytes, options);
   }
 
   /**
-   * Waits for this stream's appends in flight, then uploads and commits everything cached
-   * (the whole cache is sealed) before resolving. Later calls on the handle reject.
+   * Moves the start of the stream up to `newStartOffset` (at most the end; never down):
+   * offsets below it can no longer be read, and compaction drops their data.
+   */
+  async trim(newStartOffset: number): Promise<void> {
+    this.check();
+    await this.host.trimStream(this.state, newStartOffset);
+  }
+
+  /**
+   * Trims whole committed ranges by time and size (Kafka's retention.ms / retention.bytes at
+   * the granularity of uploaded ranges); resolves with the new start offset.
+   */
+  async applyRetention(policy: RetentionPolicy): Promise<number> {
+    this.check();
+    return this.host.applyRetention(this.state, policy);
+  }
+
+  /**
+   * Waits for this stream's appends in flight, then, if any of them is not committed yet,
+   * uploads and commits the cache (other streams' cached batches go in the same object)
+   * before resolving. Later calls on the handle reject.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.state.drain();
-    await this.host.flush();
+    if (this.state.fenced) return;
+    if (this.state.nextOffset > this.state.record.endOffset) await this.host.flush();
   }
 
   private check(): void {

@@ -1,28 +1,42 @@
 /**
  * The uploader: turns sealed log-cache blocks into committed objects, one at a time in seal
- * order: ObjectWriter over the block's streams (sorted by id) → put → commit txn → free the
- * block → trim the WAL. The commit decides: an object put but not committed is garbage, and a
- * committed range is skipped when the WAL is replayed.
+ * order: allocate an id and a `prepared/` record (one txn) → ObjectWriter over the block's
+ * streams (sorted by id) → put → commit txn(s) → free the block → trim the WAL. The commit
+ * decides: an object put but not committed is garbage (its `prepared/` record lets the
+ * collector delete it after a timeout), and a committed range is skipped on WAL replay.
+ *
+ * A block with more streams than fit one metadata txn is committed in parts (one object,
+ * several `objects/<id>/<part>` records); the first part also deletes the prepared record.
+ * Transient failures of the object or metadata store are retried without limit: an outage
+ * stalls uploads (the log cache fills and appends wait) but loses and fails nothing.
  */
 
 import type { WriteAheadLog } from '@tributary/wal';
-import type { LogCache, SealedBlock } from '../cache/log-cache.ts';
+import type { CachedBatch, LogCache, SealedBlock } from '../cache/log-cache.ts';
 import type { Compare, MetadataStore, TxnOp } from '../metadata/types.ts';
+import type { ObjectIndexEntry } from '../object-format/format.ts';
 import { objectKey } from '../object-format/keys.ts';
-import { ObjectWriter } from '../object-format/writer.ts';
+import type { ReadBatch } from '../object-format/reader.ts';
+import { type ObjectWriteResult, ObjectWriter } from '../object-format/writer.ts';
 import type { ObjectStore } from '../object-store/types.ts';
 import {
   decodeStreamRecord,
   encodeObjectRecord,
+  encodePendingRecord,
   encodeStreamRecord,
+  garbageKey,
   NEXT_OBJECT_ID_KEY,
   type ObjectStreamRecord,
   objectRecordKey,
+  preparedKey,
   streamKey,
 } from './codec.ts';
 import { FencedError, StreamStoreError } from './errors.ts';
-import type { CommittedRanges } from './object-reads.ts';
-import { type Mutex, type StreamState, withBackoff } from './state.ts';
+import type { CommittedRanges, ObjectReader } from './object-reads.ts';
+import { type Mutex, retryForever, type StreamState } from './state.ts';
+
+/** Streams committed per metadata txn (a txn holds at most 128 operations). */
+export const COMMIT_STREAMS_MAX = 100;
 
 /** What the uploader needs from its store. */
 export interface UploaderDeps {
@@ -31,18 +45,89 @@ export interface UploaderDeps {
   objectStore: ObjectStore;
   metadata: MetadataStore;
   ranges: CommittedRanges;
+  reader: ObjectReader;
   /** The state of a stream the cache holds batches of. */
   state(streamId: number): StreamState | undefined;
   /** Serialises writes of stream records. */
   metaLock: Mutex;
   objectKeyPrefix: string;
   blockBytesTarget: number;
+  now(): number;
+  /** Put the uploaded blocks into the read block cache. */
+  writeThrough: boolean;
+  /** The error that stops all I/O (halt, store failure), if any. */
+  stopped(): Error | undefined;
   /** Called once when uploading stops for good. */
   onFailure(err: Error): void;
 }
 
+/** Counters of the uploader. */
+export interface UploaderStats {
+  /** Objects committed. */
+  objects: number;
+  /** Metadata commit txns that succeeded. */
+  commitTxns: number;
+  /** Bytes of objects put. */
+  bytes: number;
+}
+
+/** Allocates an object id and records it as prepared (one txn); retried without limit. */
+export async function prepareObject(
+  metadata: MetadataStore,
+  keyOf: (objectId: number) => string,
+  now: number,
+  stopped: () => Error | undefined,
+): Promise<{ objectId: number; key: string }> {
+  for (;;) {
+    const kv = await retryForever(() => metadata.get(NEXT_OBJECT_ID_KEY), stopped);
+    const objectId = kv === undefined ? 1 : Number(kv.value.toString('utf8'));
+    const guard: Compare =
+      kv === undefined
+        ? { key: NEXT_OBJECT_ID_KEY, target: 'exists', op: '==', value: false }
+        : { key: NEXT_OBJECT_ID_KEY, target: 'revision', op: '==', value: kv.revision };
+    const key = keyOf(objectId);
+    const res = await retryForever(
+      () =>
+        metadata.txn({
+          compare: [guard],
+          success: [
+            { type: 'put', key: NEXT_OBJECT_ID_KEY, value: Buffer.from(String(objectId + 1)) },
+            { type: 'put', key: preparedKey(objectId), value: encodePendingRecord({ key, at: now }) },
+          ],
+        }),
+      stopped,
+    );
+    if (res.succeeded) return { objectId, key };
+    // A retried txn that did apply shows as a failed compare: see whether the id is ours.
+    const p = await retryForever(() => metadata.get(preparedKey(objectId)), stopped);
+    const after = await retryForever(() => metadata.get(NEXT_OBJECT_ID_KEY), stopped);
+    if (p !== undefined && after !== undefined && p.revision === after.revision) return { objectId, key };
+  }
+}
+
+/** Turns a prepared object that will not be committed into garbage (deleted right away by GC). */
+export async function abandonPrepared(
+  metadata: MetadataStore,
+  objectId: number,
+  key: string,
+  stopped: () => Error | undefined,
+): Promise<void> {
+  await retryForever(
+    () =>
+      metadata.txn({
+        compare: [{ key: preparedKey(objectId), target: 'exists', op: '==', value: true }],
+        success: [
+          { type: 'delete', key: preparedKey(objectId) },
+          { type: 'put', key: garbageKey(objectId), value: encodePendingRecord({ key, at: 0 }) },
+        ],
+      }),
+    stopped,
+  );
+}
+
 /** Serialised uploader of sealed blocks. */
 export class Uploader {
+  readonly stats: UploaderStats = { objects: 0, commitTxns: 0, bytes: 0 };
   private readonly queue: SealedBlock[] = [];
   private running: Promise<void> | undefined;
   private failure: Error | undefined;
@@ -57,12 +142,17 @@ export class Uploader {
     return this.failure;
   }
 
+  /** Sealed blocks waiting or being uploaded. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   /**
    * Seals the cache when it asks for it (or always with `force`) and makes sure an upload
    * runs while sealed blocks wait.
    */
   kick(force = false): void {
-    if (this.failure) return;
+    if (this.failure || this.d.stopped()) return;
     if (force || this.d.cache.shouldSeal()) {
       const block = this.d.cache.seal();
       if (block) this.queue.push(block);
@@ -81,6 +171,8 @@ export class Uploader {
     // Wait for the blocks sealed so far only (later appends may keep coming).
     const last = this.queue[this.queue.length - 1];
     while (last !== undefined && this.queue.includes(last) && !this.failure) {
+      const stop = this.d.stopped();
+      if (stop) throw stop;
       if (this.running === undefined) this.kick();
       await this.running;
     }
@@ -102,13 +194,16 @@ export class Uploader {
       const block = this.queue[0]!;
       try {
         await this.upload(block);
+        const stop = this.d.stopped();
+        if (stop) throw stop;
         this.queue.shift();
         const walEnd = this.d.cache.free(block.id);
         if (this.trimEnabled) await this.d.wal.trim(walEnd);
         else this.trimPending = Math.max(this.trimPending, walEnd);
       } catch (err) {
         const e = err instanceof Error ? err : new Error(String(err));
-        this.failure = new StreamStoreError(`upload stopped: ${e.message}`, e);
+        this.failure =
+          e instanceof StreamStoreError ? e : new StreamStoreError(`upload stopped: ${e.message}`, e);
         this.d.onFailure(this.failure);
         return;
       }
@@ -120,43 +215,100 @@ export class Uploader {
     const live = ids.filter((id) => this.d.state(id)?.fenced === undefined);
     if (live.length === 0) return;
     const writer = new ObjectWriter({ blockBytesTarget: this.d.blockBytesTarget });
+    const maxTs = new Map<number, number>();
     for (const id of live) {
-      for (const b of block.streams.get(id)!) writer.add(id, b.baseOffset, b.count, b.batch);
+      let ts = 0;
+      for (const b of block.streams.get(id)!) {
+        writer.add(id, b.baseOffset, b.count, b.batch);
+        if (b.timestamp > ts) ts = b.timestamp;
+      }
+      maxTs.set(id, ts);
     }
     const result = writer.finish();
-    const objectId = await this.allocateId();
-    const key = objectKey(this.d.objectKeyPrefix, objectId);
-    await withBackoff(() => this.d.objectStore.put(key, result.buffers));
-    let ranges: ObjectStreamRecord[] = result.streams.map((s) => ({
-      streamId: s.streamId,
-      startOffset: s.startOffset,
-      endOffset: s.endOffset,
-      position: s.position,
-      size: s.size,
-    }));
-    // Each failed attempt fences at least one stream (or throws), so this ends.
-    while (ranges.length > 0) {
-      const done = await this.d.metaLock.run(() => this.commit(objectId, key, result.size, ranges));
-      if (done) return;
-      ranges = await this.dropFenced(ranges);
+    const stopped = () => this.d.stopped();
+    for (;;) {
+      const { objectId, key } = await prepareObject(
+        this.d.metadata,
+        (id) => objectKey(this.d.objectKeyPrefix, id),
+        this.d.now(),
+        stopped,
+      );
+      await retryForever(() => this.d.objectStore.put(key, result.buffers), stopped);
+      this.stats.bytes += result.size;
+      const ranges: ObjectStreamRecord[] = result.streams.map((s) => ({
+        streamId: s.streamId,
+        startOffset: s.startOffset,
+        endOffset: s.endOffset,
+        position: s.position,
+        size: s.size,
+        maxTimestamp: maxTs.get(s.streamId) ?? 0,
+      }));
+      const outcome = await this.commitParts(objectId, key, result.size, ranges);
+      if (outcome === 'committed') {
+        this.stats.objects++;
+        if (this.d.writeThrough) this.prime(objectId, result, block);
+        return;
+      }
+      if (outcome === 'fenced') {
+        await abandonPrepared(this.d.metadata, objectId, key, stopped);
+        return;
+      }
+      // 'expired': the collector took the prepared object (a stall longer than the timeout):
+      // make sure no late PUT of ours survives it, then upload again under a new id.
+      await retryForever(() => this.d.objectStore.delete(key), stopped);
     }
   }
 
-  /** One commit attempt; false when a stream record compare failed. */
-  private async commit(
+  /** Commits the ranges in parts of at most {@link COMMIT_STREAMS_MAX} streams. */
+  private async commitParts(
     objectId: number,
     key: string,
     size: number,
+    all: ObjectStreamRecord[],
+  ): Promise<'committed' | 'fenced' | 'expired'> {
+    let part = 0;
+    let preparedLive = true;
+    for (let i = 0; i < all.length; i += COMMIT_STREAMS_MAX) {
+      let chunk = all.slice(i, i + COMMIT_STREAMS_MAX);
+      while (chunk.length > 0) {
+        const done = await this.d.metaLock.run(() =>
+          this.commitChunk(objectId, part, key, size, chunk, preparedLive),
+        );
+        if (done) {
+          part++;
+          preparedLive = false;
+          break;
+        }
+        if (preparedLive) {
+          const p = await retryForever(
+            () => this.d.metadata.get(preparedKey(objectId)),
+            () => this.d.stopped(),
+          );
+          if (p === undefined) return 'expired';
+        }
+        chunk = await this.dropFenced(chunk);
+      }
+    }
+    return preparedLive ? 'fenced' : 'committed';
+  }
+
+  /** One commit attempt of one part; false when a compare failed. */
+  private async commitChunk(
+    objectId: number,
+    part: number,
+    key: string,
+    size: number,
     ranges: ObjectStreamRecord[],
+    first: boolean,
   ): Promise<boolean> {
-    const compare: Compare[] = [{ key: objectRecordKey(objectId), target: 'exists', op: '==', value: false }];
-    const success: TxnOp[] = [
-      {
-        type: 'put',
-        key: objectRecordKey(objectId),
-        value: encodeObjectRecord({ key, size, streams: ranges }),
-      },
-    ];
+    const recordKey = objectRecordKey(objectId, part);
+    const compare: Compare[] = [{ key: recordKey, target: 'exists', op: '==', value: false }];
+    const value = encodeObjectRecord({ key, size, createdAt: this.d.now(), streams: ranges });
+    const success: TxnOp[] = [{ type: 'put', key: recordKey, value }];
+    if (first) {
+      compare.push({ key: preparedKey(objectId), target: 'exists', op: '==', value: true });
+      success.push({ type: 'delete', key: preparedKey(objectId) });
+    }
     const updates: { state: StreamState; endOffset: number }[] = [];
     for (const r of ranges) {
       const state = this.d.state(r.streamId);
@@ -171,8 +323,19 @@ export class Uploader {
       success.push({ type: 'put', key: streamKey(r.streamId), value: encodeStreamRecord(next) });
       updates.push({ state, endOffset: r.endOffset });
     }
-    const res = await withBackoff(() => this.d.metadata.txn({ compare, success }));
-    if (!res.succeeded) return false;
+    const res = await retryForever(
+      () => this.d.metadata.txn({ compare, success }),
+      () => this.d.stopped(),
+    );
+    if (!res.succeeded) {
+      // A retried txn that had applied fails its compares: our part record tells.
+      const kv = await retryForever(
+        () => this.d.metadata.get(recordKey),
+        () => this.d.stopped(),
+      );
+      if (kv === undefined || !kv.value.equals(value)) return false;
+    }
+    this.stats.commitTxns++;
     for (const { state, endOffset } of updates) {
       state.setRecord({ ...state.record, endOffset });
     }
@@ -183,6 +346,8 @@ export class Uploader {
         objectSize: size,
         startOffset: r.startOffset,
         endOffset: r.endOffset,
+        size: r.size,
+        maxTimestamp: r.maxTimestamp,
       });
     }
     return true;
@@ -193,7 +358,10 @@ export class Uploader {
     const keep: ObjectStreamRecord[] = [];
     for (const r of ranges) {
       const state = this.d.state(r.streamId)!;
-      const kv = await withBackoff(() => this.d.metadata.get(streamKey(r.streamId)));
+      const kv = await retryForever(
+        () => this.d.metadata.get(streamKey(r.streamId)),
+        () => this.d.stopped(),
+      );
       if (kv?.value.equals(state.recordBytes)) {
         keep.push(r);
         continue;
@@ -211,22 +379,25 @@ export class Uploader {
     return keep;
   }
 
-  /** Allocates an object id with a compare-and-swap on the counter. */
-  private async allocateId(): Promise<number> {
-    for (;;) {
-      const kv = await withBackoff(() => this.d.metadata.get(NEXT_OBJECT_ID_KEY));
-      const id = kv === undefined ? 1 : Number(kv.value.toString('utf8'));
-      const guard: Compare =
-        kv === undefined
-          ? { key: NEXT_OBJECT_ID_KEY, target: 'exists', op: '==', value: false }
-          : { key: NEXT_OBJECT_ID_KEY, target: 'revision', op: '==', value: kv.revision };
-      const res = await withBackoff(() =>
-        this.d.metadata.txn({
-          compare: [guard],
-          success: [{ type: 'put', key: NEXT_OBJECT_ID_KEY, value: Buffer.from(String(id + 1)) }],
-        }),
-      );
-      if (res.succeeded) return id;
-    }
+  /** Write-through: the uploaded blocks go into the read cache, decoded from the cached batches. */
+  private prime(objectId: number, result: ObjectWriteResult, block: SealedBlock): void {
+    let streamId = -1;
+    let list: readonly CachedBatch[] = [];
+    let i = 0;
+    this.d.reader.prime(objectId, result.blocks, (e: ObjectIndexEntry) => {
+      if (e.streamId !== streamId) {
+        streamId = e.streamId;
+        list = block.streams.get(streamId) ?? [];
+        i = 0;
+      }
+      const out: ReadBatch[] = [];
+      while (i < list.length && list[i]!.baseOffset < e.startOffset) i++;
+      while (i < list.length && list[i]!.baseOffset < e.endOffset) {
+        const b = list[i]!;
+        out.push({ baseOffset: b.baseOffset, count: b.count, data: b.batch });
+        i++;
+      }
+      return out;
+    });
   }
 }
