@@ -95,7 +95,10 @@ export interface ObjectRecord {
 /** Value of `prepared/<objectId>` (an object being written) and `garbage/<objectId>` (one to delete). */
 export interface PendingObjectRecord {
   key: string;
-  /** When it was prepared / marked (store clock, ms). */
+  /**
+   * Store clock, ms. Prepared: when it was prepared (expires `preparedTimeoutMs` later).
+   * Garbage: when it may be deleted (mark time + `garbageRetentionMs`; 0 = at once).
+   */
   at: number;
 }
 

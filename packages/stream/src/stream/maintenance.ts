@@ -186,7 +186,7 @@ export class Maintenance {
     }
     for (const kv of await this.rangeAll(GARBAGE_PREFIX)) {
       const rec = decodePendingRecord(kv.value);
-      if (now - rec.at < this.d.garbageRetentionMs) continue;
+      if (now < rec.at) continue;
       await this.retry(() => this.d.objectStore.delete(rec.key));
       await this.retry(() =>
         this.d.metadata.txn({
@@ -276,7 +276,7 @@ export class Maintenance {
         success.push({
           type: 'put',
           key: garbageKey(obj.objectId),
-          value: encodePendingRecord({ key: obj.key, at: now }),
+          value: encodePendingRecord({ key: obj.key, at: now + this.d.garbageRetentionMs }),
         });
       }
       const res = await this.retry(() => this.d.metadata.txn({ compare, success }));
@@ -385,7 +385,7 @@ export class Maintenance {
         success.push({
           type: 'put',
           key: garbageKey(obj.objectId),
-          value: encodePendingRecord({ key: obj.key, at: now }),
+          value: encodePendingRecord({ key: obj.key, at: now + this.d.garbageRetentionMs }),
         });
       }
       for (const out of outputs) {
