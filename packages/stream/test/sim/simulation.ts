@@ -1,0 +1,1127 @@
+/**
+ * The seeded simulation of the stream layer: one run drives a StreamStore over memory
+ * backends (a shared MemoryWal store, MemoryMetadataStore, MemoryObjectStore behind an
+ * optional seeded FaultyObjectStore) with random appends, fetches, flushes, handle closes,
+ * reopens at higher epochs, clean restarts, crashes (immediate or at a random later I/O
+ * call, including during recovery), trims, retention, compaction and garbage collection,
+ * on a virtual clock. After every reopen and at the end it checks that every acknowledged
+ * batch is readable at its offset exactly once, byte for byte, offsets dense, and that
+ * unacknowledged batches of a crashed store are either there (at the offset they were given)
+ * or not, never twice. A failure throws {@link SimFailure} naming the seed and the tail of
+ * the operation trace.
+ */
+import { createMemoryWalStore, MemoryWal, type MemoryWalStore } from '@tributary/wal';
+import { MemoryMetadataStore } from '../../src/metadata/memory.ts';
+import { MemoryObjectStore } from '../../src/object-store/memory.ts';
+import { ObjectStoreError } from '../../src/object-store/types.ts';
+import { FencedError, StreamStoreError } from '../../src/stream/errors.ts';
+import { StreamStore, type StreamStoreOptions } from '../../src/stream/store.ts';
+import type { FetchedBatch, Stream } from '../../src/stream/stream.ts';
+import { FaultyObjectStore } from '../../src/testing/faulty-object-store.ts';
+import { VirtualClock } from '../../src/testing/virtual-clock.ts';
+import {
+  CrashedError,
+  type CutMode,
+  CuttableMetadata,
+  CuttableObjectStore,
+  CuttableWal,
+  Fuse,
+} from './cuttable.ts';
+import { describePayload, HEADER_BYTES, makePayload, type SimBatch, StreamModel } from './model.ts';
+import { Rng } from './rng.ts';
+
+/** Options of one run. */
+export interface SimOptions {
+  seed: number;
+  /** Operations to run (the final checks come on top). */
+  ops: number;
+  /** Real-time bound of one awaited store call before the run is declared hung. Default 20 s. */
+  opTimeoutMs?: number;
+  /** Trace lines kept for the failure message. Default 60. */
+  traceTail?: number;
+}
+
+/** What one run did. */
+export interface SimReport {
+  seed: number;
+  config: SimConfig;
+  /** Operations run, by kind. */
+  ops: Record<string, number>;
+  batchesAppended: number;
+  bytesAppended: number;
+  /** Store incarnations started (the first included). */
+  incarnations: number;
+  crashes: number;
+  /** Unacknowledged batches of crashed stores found again / not found after recovery. */
+  maybeRecovered: number;
+  maybeLost: number;
+  /** Faults the FaultyObjectStores injected. */
+  faults: number;
+  /** Calls of a cleanly closed store that came after its close (should be 0). */
+  callsAfterClose: number;
+  /** Optional store features this run used (detected at run time). */
+  features: string[];
+  elapsedMs: number;
+}
+
+/** A run found a problem; the message names the seed, the config and the trace tail. */
+export class SimFailure extends Error {
+  override readonly name = 'SimFailure';
+  constructor(
+    message: string,
+    readonly seed: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The random configuration of one run. */
+export interface SimConfig {
+  streamIds: number[];
+  cacheBytesMax: number;
+  uploadBytesThreshold: number;
+  blockBytesTarget: number | undefined;
+  blockCacheBytes: number | undefined;
+  /** Per-call probability of a retriable object-store fault. */
+  faultRate: number;
+  /** Largest batch body (bytes after the header). */
+  bodyBytesMax: number;
+  garbageRetentionMs: number;
+  preparedTimeoutMs: number;
+  walCapacityBytes: number | undefined;
+}
+
+/** Optional StreamStore features, used when present (the lead adds them during this session). */
+interface StoreExtras {
+  compact?: () => Promise<unknown>;
+  collectGarbage?: () => Promise<unknown>;
+  halt?: () => unknown;
+}
+interface StreamExtras {
+  trim?: (offset: number) => Promise<void>;
+  applyRetention?: (o: { retentionMs?: number; retentionBytes?: number }) => Promise<number>;
+  readonly startOffset?: number;
+}
+
+/** The crash marker thrown through an operation whose store was cut. */
+class StoreCrashed extends Error {
+  override readonly name = 'StoreCrashed';
+}
+
+interface Incarnation {
+  readonly n: number;
+  readonly fuse: Fuse;
+  store: StreamStore | undefined;
+  readonly faulty: FaultyObjectStore | undefined;
+  readonly handles: Map<number, Stream>;
+  /** Resolves when the fuse is cut. */
+  readonly cut: Promise<void>;
+  /** Set by a clean close (calls after it are counted as strays). */
+  closed: boolean;
+}
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+const NODE_ID = 'sim-node';
+
+/** Runs one seeded simulation; resolves with its report or rejects with a {@link SimFailure}. */
+export async function runSimulation(o: SimOptions): Promise<SimReport> {
+  const sim = new Simulation(o);
+  return sim.run();
+}
+
+class Simulation {
+  private readonly rng: Rng;
+  private readonly cfg: SimConfig;
+  private readonly clock = new VirtualClock(1_000_000);
+  private readonly walStore: MemoryWalStore = createMemoryWalStore();
+  private readonly metadata = new MemoryMetadataStore({ leaseCheckIntervalMs: 0 });
+  private readonly objects = new MemoryObjectStore({ name: 'sim' });
+  private readonly models = new Map<number, StreamModel>();
+  /** Sequential readers (next offset per stream), kept across compactions and GC. */
+  private readonly cursors = new Map<number, number>();
+  private readonly trace: string[] = [];
+  private readonly problems: string[] = [];
+  private readonly opTimeoutMs: number;
+  private inc!: Incarnation;
+  private incarnations = 0;
+  private uid = 0;
+  private opIndex = -1;
+  private readonly report: SimReport;
+  private readonly features = new Set<string>();
+
+  constructor(private readonly o: SimOptions) {
+    this.rng = new Rng(o.seed);
+    this.opTimeoutMs = o.opTimeoutMs ?? 20_000;
+    const r = this.rng;
+    const cacheBytesMax = r.pick([16 * KiB, 64 * KiB, 512 * KiB, 8 * MiB]);
+    const nStreams = r.int(1, 5);
+    const ids = new Set<number>();
+    while (ids.size < nStreams) ids.add(r.chance(0.2) ? r.int(1000, 1_000_000) : r.int(0, 9));
+    this.cfg = {
+      streamIds: [...ids].sort((a, b) => a - b),
+      cacheBytesMax,
+      uploadBytesThreshold: r.pick([256, 2 * KiB, 16 * KiB, 256 * KiB]),
+      blockBytesTarget: r.pick([undefined, 512, 4 * KiB]),
+      blockCacheBytes: r.pick([undefined, 1 * KiB, 64 * KiB]),
+      faultRate: r.pick([0, 0, 0.02, 0.05]),
+      bodyBytesMax: Math.min(Math.floor(cacheBytesMax / 4) - HEADER_BYTES, r.pick([200, 2 * KiB, 20 * KiB])),
+      garbageRetentionMs: r.pick([1_000, 60_000]),
+      preparedTimeoutMs: r.pick([5_000, 120_000]),
+      walCapacityBytes: r.pick([undefined, undefined, 4 * cacheBytesMax + 64 * KiB]),
+    };
+    for (const id of this.cfg.streamIds) this.models.set(id, new StreamModel(id));
+    this.report = {
+      seed: o.seed,
+      config: this.cfg,
+      ops: {},
+      batchesAppended: 0,
+      bytesAppended: 0,
+      incarnations: 0,
+      crashes: 0,
+      maybeRecovered: 0,
+      maybeLost: 0,
+      faults: 0,
+      callsAfterClose: 0,
+      features: [],
+      elapsedMs: 0,
+    };
+  }
+
+  async run(): Promise<SimReport> {
+    const t0 = Date.now();
+    try {
+      await this.startIncarnation(false);
+      for (this.opIndex = 0; this.opIndex < this.o.ops; this.opIndex++) {
+        await this.step();
+        this.checkProblems();
+      }
+      this.opIndex = this.o.ops;
+      await this.finish();
+      this.checkProblems();
+    } catch (err) {
+      throw this.failure(err, await this.dumpState());
+    } finally {
+      await this.teardown();
+    }
+    this.report.elapsedMs = Date.now() - t0;
+    this.report.features = [...this.features].sort();
+    return this.report;
+  }
+
+  // ---- the operation mix -------------------------------------------------------------------
+
+  private async step(): Promise<void> {
+    const r = this.rng;
+    const extras = this.storeExtras();
+    const op = r.weighted<string>([
+      ['append', 22],
+      ['appendBurst', 14],
+      ['settle', 4],
+      ['fetch', 10],
+      ['cursor', 8],
+      ['verify', 3],
+      ['flush', 6],
+      ['closeReopen', 4],
+      ['reopenEpoch', 3],
+      ['crash', 3],
+      ['crashLater', 3],
+      ['restart', 2],
+      ['advance', 8],
+      ['trim', this.streamExtras(this.someStreamId()).trim ? 4 : 0],
+      ['retention', this.streamExtras(this.someStreamId()).applyRetention ? 3 : 0],
+      ['compact', extras.compact ? 4 : 0],
+      ['gc', extras.collectGarbage ? 3 : 0],
+    ]);
+    this.count(op);
+    try {
+      await this.runOp(op);
+    } catch (err) {
+      if (err instanceof StoreCrashed || this.inc.fuse.blown) {
+        await this.recoverFromCrash(`during ${op}`);
+        return;
+      }
+      throw err;
+    }
+    if (this.inc.fuse.blown) await this.recoverFromCrash(`after ${op}`);
+  }
+
+  private async runOp(op: string): Promise<void> {
+    const r = this.rng;
+    const id = this.someStreamId();
+    switch (op) {
+      case 'append': {
+        const b = await this.append(id);
+        await this.call('append settle', b.settled!);
+        if (b.status !== 'acked') throw new Error(`append of uid ${b.uid} settled without ack`);
+        return;
+      }
+      case 'appendBurst': {
+        const n = r.int(2, 8);
+        const ids: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const sid = r.chance(0.5) ? id : this.someStreamId();
+          ids.push(sid);
+          await this.append(sid);
+        }
+        this.log(`  burst of ${n} on ${ids.join(',')}`);
+        return;
+      }
+      case 'settle':
+        return this.settleAll();
+      case 'fetch':
+        return this.fetchCheck(id);
+      case 'cursor':
+        return this.cursorStep(id);
+      case 'verify':
+        await this.settle(id);
+        return this.verifyStream(id, 'verify');
+      case 'flush':
+        return this.flush();
+      case 'closeReopen':
+        return this.closeReopen(id);
+      case 'reopenEpoch':
+        return this.reopenEpoch(id);
+      case 'crash':
+        this.crashNow(r.pick<CutMode>(['reject', 'hang']), 'crash op');
+        return;
+      case 'crashLater': {
+        const k = r.int(1, 40);
+        this.armFuse(k, r.pick<CutMode>(['reject', 'hang']));
+        return;
+      }
+      case 'restart':
+        return this.cleanRestart();
+      case 'advance': {
+        const ms = r.weighted<number>([
+          [10, 3],
+          [250, 3],
+          [3_000, 2],
+          [this.cfg.garbageRetentionMs + 1, 1],
+          [this.cfg.preparedTimeoutMs + 1, 1],
+        ]);
+        this.log(`  advance ${ms} ms`);
+        await this.call('clock.advance', this.clock.advance(ms));
+        return;
+      }
+      case 'trim':
+        return this.trim(id);
+      case 'retention':
+        return this.retention(id);
+      case 'compact':
+        return this.compact();
+      case 'gc':
+        return this.collectGarbage();
+      default:
+        throw new Error(`unknown op ${op}`);
+    }
+  }
+
+  // ---- appends -------------------------------------------------------------------------------
+
+  private async append(id: number): Promise<SimBatch> {
+    const r = this.rng;
+    const h = await this.handle(id);
+    const m = this.model(id);
+    const uid = ++this.uid;
+    const count = r.chance(0.05) ? r.int(50, 1000) : r.int(1, 5);
+    const body = r.weighted<number>([
+      [r.int(0, Math.min(64, this.cfg.bodyBytesMax)), 5],
+      [r.int(0, Math.min(1024, this.cfg.bodyBytesMax)), 3],
+      [r.int(0, this.cfg.bodyBytesMax), 1],
+    ]);
+    const data = makePayload(uid, id, count, body, this.o.seed);
+    const ts = r.chance(0.2) ? this.clock.now() - r.int(0, 10_000) : this.clock.now();
+    const batch: SimBatch = { uid, baseOffset: m.endOffset, count, data, timestampMs: ts, status: 'pending' };
+    m.add(batch);
+    this.report.batchesAppended++;
+    this.report.bytesAppended += data.length;
+    this.log(`append s${id} uid ${uid} @${batch.baseOffset} count ${count} bytes ${data.length}`);
+    const inc = this.inc;
+    const p = (h.append as (b: Buffer, c: number, t?: number) => Promise<{ baseOffset: number }>).call(
+      h,
+      data,
+      count,
+      ts,
+    );
+    batch.settled = p.then(
+      (res) => {
+        if (res.baseOffset !== batch.baseOffset) {
+          this.problem(
+            `append uid ${uid} on s${id} got offset ${res.baseOffset}, expected ${batch.baseOffset}`,
+          );
+        }
+        if (batch.status === 'pending') batch.status = 'acked';
+        else this.log(`  late ack of uid ${uid} (status ${batch.status})`);
+      },
+      (err: unknown) => {
+        if (inc.fuse.blown || inc !== this.inc) return; // the store crashed: the batch is a maybe
+        this.problem(`append uid ${uid} on s${id} rejected on a live store: ${describeError(err)}`);
+      },
+    );
+    return batch;
+  }
+
+  /** Waits for one stream's appends in flight (they must all be acknowledged). */
+  private async settle(id: number): Promise<void> {
+    const m = this.model(id);
+    for (const b of m.unacked) {
+      if (b.status === 'maybe') continue;
+      await this.call(`settle uid ${b.uid}`, b.settled!);
+      if (b.status !== 'acked') throw new Error(`append of uid ${b.uid} on s${id} settled without ack`);
+    }
+  }
+
+  private async settleAll(): Promise<void> {
+    for (const id of this.cfg.streamIds) await this.settle(id);
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  /** A fetch from a random offset: the batch holding it first, then dense, each byte-exact. */
+  private async fetchCheck(id: number): Promise<void> {
+    const m = this.model(id);
+    const r = this.rng;
+    const h = await this.handle(id);
+    const end = m.ackedEnd;
+    const maxBytes = this.randomMaxBytes();
+    if (m.startOffset > 0 && r.chance(0.15)) {
+      const below = r.int(0, m.startOffset - 1);
+      this.log(`fetch s${id} @${below} (below start ${m.startOffset})`);
+      await this.expectRangeError(h, below);
+      return;
+    }
+    if (end <= m.startOffset || r.chance(0.1)) {
+      if (m.unacked.length > 0) return;
+      this.log(`fetch s${id} @end ${m.endOffset}`);
+      const got = await this.fetch(h, m.endOffset, maxBytes);
+      if (got.length > 0) {
+        throw new Error(`fetch s${id} at the end ${m.endOffset} returned ${describeBatches(got)}`);
+      }
+      return;
+    }
+    const off = r.int(m.startOffset, end - 1);
+    this.log(`fetch s${id} @${off} max ${maxBytes}`);
+    const got = await this.fetch(h, off, maxBytes);
+    this.checkFetched(m, off, got, `fetch s${id} @${off}`);
+  }
+
+  /** Advances the stream's sequential reader by one fetch. */
+  private async cursorStep(id: number): Promise<void> {
+    const m = this.model(id);
+    const h = await this.handle(id);
+    let off = this.cursors.get(id) ?? m.startOffset;
+    if (off < m.startOffset) {
+      this.log(`cursor s${id} @${off} below start ${m.startOffset}`);
+      await this.expectRangeError(h, off);
+      off = m.startOffset;
+    }
+    if (off >= m.ackedEnd) {
+      this.cursors.set(id, off);
+      return;
+    }
+    const maxBytes = this.randomMaxBytes();
+    this.log(`cursor s${id} @${off} max ${maxBytes}`);
+    const got = await this.fetch(h, off, maxBytes);
+    this.checkFetched(m, off, got, `cursor s${id} @${off}`);
+    const last = got[got.length - 1]!;
+    this.cursors.set(id, last.baseOffset + last.count);
+  }
+
+  /** Checks a fetch from `off`: non-empty, first holds `off`, dense, each equal to the model's. */
+  private checkFetched(m: StreamModel, off: number, got: FetchedBatch[], what: string): void {
+    if (got.length === 0) throw new Error(`${what}: empty, but the stream holds offsets up to ${m.ackedEnd}`);
+    let next = off;
+    for (const [i, b] of got.entries()) {
+      const ok = i === 0 ? b.baseOffset <= off && off < b.baseOffset + b.count : b.baseOffset === next;
+      if (!ok) throw new Error(`${what}: batch ${i} at ${b.baseOffset}+${b.count}, expected ${next}`);
+      const want = m.batchAt(b.baseOffset);
+      if (want === undefined || want.baseOffset !== b.baseOffset || want.count !== b.count) {
+        throw new Error(
+          `${what}: unexpected batch ${describePayload(b.data)} at ${b.baseOffset}+${b.count}` +
+            ` (model: ${want ? `uid ${want.uid} at ${want.baseOffset}+${want.count}` : 'nothing there'})`,
+        );
+      }
+      if (!want.data.equals(b.data)) {
+        throw new Error(
+          `${what}: batch at ${b.baseOffset} is ${describePayload(b.data)}, expected uid ${want.uid}`,
+        );
+      }
+      next = b.baseOffset + b.count;
+    }
+  }
+
+  /** Reads a stream from its start to the end (until an empty fetch), checking density. */
+  private async readAll(id: number, h: Stream, from: number): Promise<FetchedBatch[]> {
+    const out: FetchedBatch[] = [];
+    let off = from;
+    for (let i = 0; ; i++) {
+      if (i > 1_000_000) throw new Error(`readAll s${id}: no end in sight at ${off}`);
+      const got = await this.fetch(h, off, this.randomMaxBytes());
+      if (got.length === 0) return out;
+      for (const [j, b] of got.entries()) {
+        const first = out.length === 0 && j === 0;
+        const ok = first ? b.baseOffset <= off && off < b.baseOffset + b.count : b.baseOffset === off;
+        if (!ok) {
+          throw new Error(
+            `readAll s${id}: batch ${describePayload(b.data)} at ${b.baseOffset}+${b.count}, expected offset ${off}` +
+              ` (a gap, an overlap or a duplicate)`,
+          );
+        }
+        out.push(b);
+        off = b.baseOffset + b.count;
+      }
+    }
+  }
+
+  /** Full check of one stream, all of whose appends are settled and acknowledged. */
+  private async verifyStream(id: number, why: string): Promise<void> {
+    const m = this.model(id);
+    const h = await this.handle(id);
+    if (m.unacked.length > 0) throw new Error(`verify s${id}: ${m.unacked.length} appends not acknowledged`);
+    this.log(`verify s${id} (${why}) [${m.startOffset}, ${m.endOffset}) ${m.batches.length} batches`);
+    const got = await this.readAll(id, h, m.startOffset);
+    this.compareAll(m, got, `verify s${id} (${why})`);
+    if (h.endOffset !== m.endOffset) {
+      throw new Error(`verify s${id}: handle endOffset ${h.endOffset}, model ${m.endOffset}`);
+    }
+    const se = this.streamExtras(id, h);
+    if (se.startOffset !== undefined && se.startOffset !== m.startOffset) {
+      throw new Error(`verify s${id}: handle startOffset ${se.startOffset}, model ${m.startOffset}`);
+    }
+    if (h.committedOffset > h.endOffset) {
+      throw new Error(`verify s${id}: committedOffset ${h.committedOffset} above endOffset ${h.endOffset}`);
+    }
+    if (m.startOffset > 0) await this.expectRangeError(h, m.startOffset - 1);
+  }
+
+  /** The batches read must be exactly the model's, in order, byte-exact. */
+  private compareAll(m: StreamModel, got: FetchedBatch[], what: string): void {
+    const n = Math.max(got.length, m.batches.length);
+    for (let i = 0; i < n; i++) {
+      const g = got[i];
+      const w = m.batches[i];
+      if (g === undefined) {
+        throw new Error(
+          `${what}: acknowledged uid ${w!.uid} at ${w!.baseOffset}+${w!.count} is missing (lost)`,
+        );
+      }
+      if (w === undefined) {
+        throw new Error(
+          `${what}: extra batch ${describePayload(g.data)} at ${g.baseOffset}+${g.count} past the model's end`,
+        );
+      }
+      if (g.baseOffset !== w.baseOffset || g.count !== w.count || !g.data.equals(w.data)) {
+        throw new Error(
+          `${what}: batch ${i} is ${describePayload(g.data)} at ${g.baseOffset}+${g.count},` +
+            ` expected uid ${w.uid} at ${w.baseOffset}+${w.count}`,
+        );
+      }
+    }
+  }
+
+  private async fetch(h: Stream, off: number, maxBytes: number): Promise<FetchedBatch[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.call(`fetch s${h.id} @${off}`, h.fetch(off, maxBytes));
+      } catch (err) {
+        // Reads are not retried by the store: a client retries retriable object-store errors.
+        if (err instanceof ObjectStoreError && err.kind === 'retriable' && attempt < 20) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async expectRangeError(h: Stream, off: number): Promise<void> {
+    try {
+      const got = await this.call(`fetch s${h.id} @${off}`, h.fetch(off, 1024));
+      throw new Error(
+        `fetch s${h.id} at ${off}, below the start, returned ${describeBatches(got)} instead of RangeError`,
+      );
+    } catch (err) {
+      if (err instanceof RangeError) return;
+      throw err;
+    }
+  }
+
+  private randomMaxBytes(): number {
+    return this.rng.pick([1, 100, 4 * KiB, 64 * KiB, 1 * MiB]);
+  }
+
+  // ---- handles, flushes, reopen --------------------------------------------------------------
+
+  private async handle(id: number): Promise<Stream> {
+    const h = this.inc.handles.get(id);
+    if (h !== undefined) return h;
+    return this.open(id, this.model(id).epoch);
+  }
+
+  private async open(id: number, epoch: number): Promise<Stream> {
+    const m = this.model(id);
+    this.log(`open s${id} epoch ${epoch}`);
+    const h = await this.call(`open s${id}`, this.inc.store!.open(id, epoch));
+    m.epoch = epoch;
+    this.inc.handles.set(id, h);
+    this.openedOnce.add(id);
+    return h;
+  }
+
+  private async flush(): Promise<void> {
+    const ends = new Map<number, number>();
+    for (const id of this.cfg.streamIds) ends.set(id, this.model(id).ackedEnd);
+    this.log('flush');
+    await this.call('flush', this.inc.store!.flush());
+    for (const [id, h] of this.inc.handles) {
+      if (h.committedOffset < ends.get(id)!) {
+        throw new Error(
+          `flush: s${id} committedOffset ${h.committedOffset} below ${ends.get(id)} acknowledged before it`,
+        );
+      }
+    }
+  }
+
+  private async closeReopen(id: number): Promise<void> {
+    const h = await this.handle(id);
+    const m = this.model(id);
+    const acked = m.ackedEnd;
+    this.log(`close s${id}`);
+    await this.call(`close s${id}`, h.close());
+    this.inc.handles.delete(id);
+    await this.settle(id);
+    if (h.committedOffset < acked) {
+      throw new Error(
+        `close s${id}: committedOffset ${h.committedOffset} below ${acked} acknowledged before it`,
+      );
+    }
+    try {
+      await this.call(`fetch closed s${id}`, h.fetch(m.startOffset, 100));
+      throw new Error(`fetch on a closed handle of s${id} resolved`);
+    } catch (err) {
+      if (!(err instanceof StreamStoreError)) throw err;
+    }
+    await this.open(id, m.epoch + this.rng.int(0, 1));
+    if (this.rng.chance(0.5)) await this.verifyStream(id, 'reopen');
+  }
+
+  private async reopenEpoch(id: number): Promise<void> {
+    const old = await this.handle(id);
+    const m = this.model(id);
+    await this.open(id, m.epoch + 1);
+    try {
+      await this.call(`append on old handle s${id}`, old.append(Buffer.from('stale'), 1));
+      throw new Error(
+        `append on the old handle of s${id} (epoch ${old.epoch}) resolved after a reopen at ${m.epoch}`,
+      );
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+    }
+  }
+
+  // ---- crashes and restarts ------------------------------------------------------------------
+
+  private crashNow(mode: CutMode, why: string): void {
+    this.log(`CRASH now (${mode}, ${why})`);
+    this.inc.fuse.cut(mode);
+  }
+
+  private armFuse(calls: number, mode: CutMode): void {
+    this.log(`CRASH armed: after ${calls} more I/O calls (${mode})`);
+    this.inc.fuse.armAfter(calls, mode);
+  }
+
+  /** The store was cut: halt it, settle what can settle, restart and reconcile the maybes. */
+  private async recoverFromCrash(why: string): Promise<void> {
+    this.report.crashes++;
+    const old = this.inc;
+    old.fuse.cut('reject');
+    this.log(`crashed ${why} (incarnation ${old.n}, ${old.fuse.calls} calls)`);
+    this.haltStore(old);
+    await settleTurns();
+    for (const m of this.models.values()) {
+      for (const b of m.batches) if (b.status === 'pending') b.status = 'maybe';
+    }
+    for (let attempt = 0; ; attempt++) {
+      // Sometimes crash again while recovering or reconciling (never forever).
+      const armed = attempt < 3 && this.rng.chance(0.15) ? this.rng.int(1, 30) : undefined;
+      try {
+        await this.startIncarnation(true, armed);
+        for (const id of this.cfg.streamIds) this.cursors.delete(id);
+        await this.reconcile();
+        this.inc.fuse.disarm();
+        return;
+      } catch (err) {
+        if (!(err instanceof StoreCrashed) && !this.inc.fuse.blown) throw err;
+        this.report.crashes++;
+        this.inc.fuse.cut('reject');
+        this.log(`crashed again during recovery (${describeError(err)})`);
+        this.haltStore(this.inc);
+        await settleTurns();
+      }
+    }
+  }
+
+  private haltStore(inc: Incarnation): void {
+    const extras = inc.store === undefined ? undefined : (inc.store as unknown as StoreExtras);
+    if (extras?.halt) {
+      this.features.add('halt');
+      try {
+        const r = extras.halt.call(inc.store);
+        if (r instanceof Promise) r.catch(() => {});
+      } catch {
+        // A halted store may throw; it is dead either way.
+      }
+    }
+  }
+
+  /**
+   * After a crash: every stream is opened (same or higher epoch) and read from its start.
+   * Acknowledged batches must all be there; the unacknowledged ones form a suffix of which a
+   * prefix may be there, each at the offset it was given.
+   */
+  private async reconcile(): Promise<void> {
+    for (const id of this.cfg.streamIds) {
+      const m = this.model(id);
+      if (!this.everOpened(id)) continue;
+      const h = await this.open(id, m.epoch + this.rng.int(0, 1));
+      this.reconcileStart(m, h);
+      const got = await this.readAll(id, h, m.startOffset);
+      let i = 0;
+      for (; i < m.batches.length; i++) {
+        const w = m.batches[i]!;
+        const g = got[i];
+        const same =
+          g !== undefined && g.baseOffset === w.baseOffset && g.count === w.count && g.data.equals(w.data);
+        if (w.status === 'acked') {
+          if (!same) {
+            throw new Error(
+              `after crash: s${id} acknowledged uid ${w.uid} at ${w.baseOffset}+${w.count} is ` +
+                (g === undefined
+                  ? 'missing (lost)'
+                  : `replaced by ${describePayload(g.data)} at ${g.baseOffset}+${g.count}`),
+            );
+          }
+          continue;
+        }
+        if (!same) break;
+        w.status = 'acked';
+        w.settled = Promise.resolve();
+        this.report.maybeRecovered++;
+      }
+      for (let j = i; j < m.batches.length; j++) {
+        if (m.batches[j]!.status === 'acked') {
+          throw new Error(`after crash: s${id} acknowledged uid ${m.batches[j]!.uid} follows a lost batch`);
+        }
+      }
+      if (got.length > i) {
+        const g = got[i]!;
+        throw new Error(
+          `after crash: s${id} holds ${describePayload(g.data)} at ${g.baseOffset}+${g.count} that the model does not` +
+            ' (a duplicate, a batch at a wrong offset, or a rejected batch)',
+        );
+      }
+      this.report.maybeLost += m.batches.length - i;
+      if (i < m.batches.length)
+        this.log(`  s${id}: ${m.batches.length - i} unacknowledged batches not recovered`);
+      m.truncate(i);
+      if (h.endOffset !== m.endOffset) {
+        throw new Error(
+          `after crash: s${id} endOffset ${h.endOffset}, but its batches end at ${m.endOffset}`,
+        );
+      }
+      await this.verifyStream(id, 'after crash');
+    }
+  }
+
+  /** A trim or retention cut by the crash may or may not have moved the start. */
+  private reconcileStart(m: StreamModel, h: Stream): void {
+    const start = this.streamExtras(m.id, h).startOffset;
+    if (start === undefined) return;
+    const max = m.startMax ?? m.startOffset;
+    if (start < m.startOffset || start > max) {
+      throw new Error(
+        `after crash: s${m.id} starts at ${start}, expected ${m.startOffset}` +
+          (max > m.startOffset ? ` to ${max} (a trim was cut)` : ''),
+      );
+    }
+    if (start !== m.startOffset) this.log(`  s${m.id}: the cut trim took effect (start ${start})`);
+    m.trimTo(start);
+    m.startMax = undefined;
+  }
+
+  private everOpened(id: number): boolean {
+    return this.openedOnce.has(id);
+  }
+  private readonly openedOnce = new Set<number>();
+
+  private async cleanRestart(): Promise<void> {
+    await this.settleAll();
+    const old = this.inc;
+    this.log(`restart (clean close of incarnation ${old.n})`);
+    await this.call('store.close', old.store!.close());
+    old.closed = true;
+    const before = old.fuse.calls;
+    old.fuse.cut('reject');
+    await this.startIncarnation(false);
+    this.report.callsAfterClose += old.fuse.calls - before + old.fuse.refused;
+    if (old.fuse.refused > 0)
+      this.problemNote(`a closed store made ${old.fuse.refused} I/O calls after close()`);
+    for (const id of this.cfg.streamIds) {
+      if (!this.everOpened(id)) continue;
+      await this.open(id, this.model(id).epoch + this.rng.int(0, 1));
+      await this.verifyStream(id, 'after restart');
+    }
+  }
+
+  private async startIncarnation(afterCrash: boolean, armAfter?: number): Promise<void> {
+    const n = ++this.incarnations;
+    this.report.incarnations = n;
+    const fuse = new Fuse(`store#${n}`);
+    let onCut!: () => void;
+    const cut = new Promise<void>((resolve) => {
+      onCut = resolve;
+    });
+    fuse.onCut = onCut;
+    const faulty =
+      this.cfg.faultRate > 0
+        ? new FaultyObjectStore(this.objects, {
+            seed: this.rng.uint32(),
+            rates: {
+              error: this.cfg.faultRate / 2,
+              reset: this.cfg.faultRate / 4,
+              afterWrite: this.cfg.faultRate / 4,
+            },
+          })
+        : undefined;
+    if (this.inc?.faulty) this.report.faults += this.inc.faulty.faults;
+    const wal = new MemoryWal({ store: this.walStore, capacityBytes: this.cfg.walCapacityBytes });
+    this.inc = { n, fuse, store: undefined, faulty, handles: new Map(), cut, closed: false };
+    const options: StreamStoreOptions & Record<string, unknown> = {
+      wal: new CuttableWal(wal, fuse),
+      objectStore: new CuttableObjectStore(faulty ?? this.objects, fuse),
+      metadata: new CuttableMetadata(this.metadata, fuse),
+      nodeId: NODE_ID,
+      cacheBytesMax: this.cfg.cacheBytesMax,
+      uploadBytesThreshold: this.cfg.uploadBytesThreshold,
+      clock: this.clock,
+      garbageRetentionMs: this.cfg.garbageRetentionMs,
+      preparedTimeoutMs: this.cfg.preparedTimeoutMs,
+    };
+    if (this.cfg.blockBytesTarget !== undefined) options.blockBytesTarget = this.cfg.blockBytesTarget;
+    if (this.cfg.blockCacheBytes !== undefined) options.blockCacheBytes = this.cfg.blockCacheBytes;
+    if (armAfter !== undefined) {
+      this.log(
+        `start incarnation ${n}${afterCrash ? ' after crash' : ''}, crash armed after ${armAfter} calls`,
+      );
+      fuse.armAfter(armAfter, 'reject');
+    } else {
+      this.log(`start incarnation ${n}${afterCrash ? ' after crash' : ''}`);
+    }
+    const store = await this.call('StreamStore.start', StreamStore.start(options));
+    this.inc.store = store;
+    this.log(`  recovery ${JSON.stringify(store.recovery)}`);
+  }
+
+  // ---- trims, retention, compaction, GC ------------------------------------------------------
+
+  private async trim(id: number): Promise<void> {
+    const m = this.model(id);
+    const h = await this.handle(id);
+    const se = this.streamExtras(id, h);
+    if (!se.trim) return;
+    this.features.add('trim');
+    const r = this.rng;
+    const acked = m.batches.filter((b) => b.status === 'acked');
+    let to: number;
+    if (acked.length === 0 || r.chance(0.1))
+      to = m.startOffset - (m.startOffset > 0 && r.chance(0.5) ? 1 : 0);
+    else {
+      const b = r.pick(acked);
+      to = r.chance(0.8) ? b.baseOffset : b.baseOffset + r.int(0, b.count);
+    }
+    to = Math.min(to, m.ackedEnd);
+    this.log(`trim s${id} to ${to} (start ${m.startOffset})`);
+    m.startMax = Math.max(to, m.startOffset);
+    await this.call(`trim s${id}`, se.trim.call(h, to));
+    m.startMax = undefined;
+    m.trimTo(to);
+    if (se.startOffset !== undefined && se.startOffset !== m.startOffset) {
+      throw new Error(`trim s${id} to ${to}: startOffset is ${se.startOffset}, expected ${m.startOffset}`);
+    }
+  }
+
+  private async retention(id: number): Promise<void> {
+    const m = this.model(id);
+    const h = await this.handle(id);
+    const se = this.streamExtras(id, h);
+    if (!se.applyRetention) return;
+    this.features.add('retention');
+    const r = this.rng;
+    const opts: { retentionMs?: number; retentionBytes?: number } = {};
+    if (r.chance(0.6)) opts.retentionMs = r.pick([100, 2_000, 20_000]);
+    if (!opts.retentionMs || r.chance(0.3)) opts.retentionBytes = r.pick([0, 500, 20 * KiB]);
+    const now = this.clock.now();
+    const before = m.startOffset;
+    this.log(`retention s${id} ${JSON.stringify(opts)} (start ${before}, committed ${h.committedOffset})`);
+    const committed = h.committedOffset;
+    m.startMax = Math.max(before, committed);
+    const start = await this.call(`applyRetention s${id}`, se.applyRetention.call(h, opts));
+    m.startMax = undefined;
+    this.log(`  -> start ${start}`);
+    if (start < before) throw new Error(`retention s${id}: start moved back from ${before} to ${start}`);
+    if (start > Math.max(before, committed)) {
+      throw new Error(`retention s${id}: start ${start} past the committed end ${committed}`);
+    }
+    if (start !== before && m.indexOf(start) < 0 && start !== m.endOffset) {
+      throw new Error(`retention s${id}: start ${start} is not a batch boundary`);
+    }
+    if (opts.retentionMs !== undefined && opts.retentionBytes === undefined) {
+      const cutoff = now - opts.retentionMs;
+      for (const b of m.batches) {
+        if (b.baseOffset + b.count > start) break;
+        if (b.baseOffset >= before && b.timestampMs >= cutoff) {
+          throw new Error(
+            `retention s${id} (${opts.retentionMs} ms at ${now}): dropped uid ${b.uid} at ${b.baseOffset} of time ${b.timestampMs}, newer than the cutoff ${cutoff}`,
+          );
+        }
+      }
+    }
+    m.trimTo(start);
+  }
+
+  private async compact(): Promise<void> {
+    const extras = this.storeExtras();
+    if (!extras.compact) return;
+    this.features.add('compact');
+    this.log('compact');
+    const stats = await this.call('compact', extras.compact.call(this.inc.store));
+    this.log(`  -> ${JSON.stringify(stats)}`);
+    if (this.rng.chance(0.3)) {
+      await this.settleAll();
+      for (const id of this.cfg.streamIds)
+        if (this.everOpened(id)) await this.verifyStream(id, 'after compact');
+    }
+  }
+
+  private async collectGarbage(): Promise<void> {
+    const extras = this.storeExtras();
+    if (!extras.collectGarbage) return;
+    this.features.add('gc');
+    if (this.rng.chance(0.5)) {
+      const ms = Math.max(this.cfg.garbageRetentionMs, this.cfg.preparedTimeoutMs) + 1;
+      this.log(`  advance ${ms} ms`);
+      await this.call('clock.advance', this.clock.advance(ms));
+    }
+    this.log('collectGarbage');
+    const stats = await this.call('collectGarbage', extras.collectGarbage.call(this.inc.store));
+    this.log(`  -> ${JSON.stringify(stats)}`);
+  }
+
+  // ---- the end -------------------------------------------------------------------------------
+
+  private async finish(): Promise<void> {
+    this.log('FINISH');
+    if (this.inc.fuse.blown) await this.recoverFromCrash('before finish');
+    this.inc.fuse.disarm();
+    try {
+      await this.settleAll();
+      for (const id of this.cfg.streamIds) if (this.everOpened(id)) await this.verifyStream(id, 'final');
+      await this.cleanRestart();
+      const extras = this.storeExtras();
+      if (extras.compact) {
+        await this.call('compact', extras.compact.call(this.inc.store));
+        for (const id of this.cfg.streamIds)
+          if (this.everOpened(id)) await this.verifyStream(id, 'final compact');
+      }
+      if (extras.collectGarbage) {
+        await this.call(
+          'clock.advance',
+          this.clock.advance(Math.max(this.cfg.garbageRetentionMs, this.cfg.preparedTimeoutMs) + 1),
+        );
+        await this.call('collectGarbage', extras.collectGarbage.call(this.inc.store));
+        for (const id of this.cfg.streamIds) if (this.everOpened(id)) await this.verifyStream(id, 'final gc');
+      }
+      await this.checkObjectsExist();
+    } catch (err) {
+      if (err instanceof StoreCrashed || this.inc.fuse.blown)
+        throw new Error(`store cut during the final checks: ${describeError(err)}`);
+      throw err;
+    }
+  }
+
+  /** Every object record's key must exist in the object store. */
+  private async checkObjectsExist(): Promise<void> {
+    const listed = new Set<string>();
+    let token: string | undefined;
+    do {
+      const page = await this.objects.list(token === undefined ? {} : { continuationToken: token });
+      for (const obj of page.objects) listed.add(obj.key);
+      token = page.continuationToken;
+    } while (token !== undefined);
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.metadata.range('objects/', after === undefined ? {} : { after });
+      for (const kv of page.kvs) {
+        const rec = JSON.parse(kv.value.toString('utf8')) as { key?: string };
+        if (rec.key !== undefined && !listed.has(rec.key)) {
+          throw new Error(`metadata ${kv.key} refers to object ${rec.key}, which is not in the object store`);
+        }
+      }
+      if (!page.more || page.kvs.length === 0) break;
+      after = page.kvs[page.kvs.length - 1]!.key;
+    }
+  }
+
+  private async teardown(): Promise<void> {
+    const inc = this.inc as Incarnation | undefined;
+    if (inc !== undefined) {
+      if (inc.faulty) this.report.faults += inc.faulty.faults;
+      inc.fuse.cut('reject');
+      this.haltStore(inc);
+    }
+    await settleTurns();
+    await this.metadata.close();
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------
+
+  /**
+   * Awaits a store call: throws {@link StoreCrashed} once the store is cut (the call may never
+   * settle then) and fails the run when the call takes longer than the hang bound.
+   */
+  private async call<T>(what: string, p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what} did not settle within ${this.opTimeoutMs} ms (hang)`)),
+        this.opTimeoutMs,
+      );
+    });
+    const crashed = this.inc.cut.then(() => {
+      throw new StoreCrashed(`${what}: store cut`);
+    });
+    try {
+      return await Promise.race([p, hung, crashed]);
+    } catch (err) {
+      if (err instanceof CrashedError || this.inc.fuse.blown) {
+        throw err instanceof StoreCrashed ? err : new StoreCrashed(`${what}: ${describeError(err)}`);
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      crashed.catch(() => {});
+      p.catch(() => {});
+    }
+  }
+
+  private model(id: number): StreamModel {
+    const m = this.models.get(id);
+    if (m === undefined) throw new Error(`no model of stream ${id}`);
+    return m;
+  }
+
+  private someStreamId(): number {
+    return this.rng.pick(this.cfg.streamIds);
+  }
+
+  private storeExtras(): StoreExtras {
+    return (this.inc.store ?? {}) as unknown as StoreExtras;
+  }
+
+  private streamExtras(id: number, h?: Stream): StreamExtras {
+    return (h ?? this.inc.handles.get(id) ?? {}) as unknown as StreamExtras;
+  }
+
+  private count(op: string): void {
+    this.report.ops[op] = (this.report.ops[op] ?? 0) + 1;
+  }
+
+  private log(line: string): void {
+    this.trace.push(`#${this.opIndex} t=${this.clock.now()} ${line}`);
+    const max = Math.max(200, (this.o.traceTail ?? 60) * 4);
+    if (this.trace.length > max) this.trace.splice(0, this.trace.length - max);
+  }
+
+  private problem(msg: string): void {
+    this.problems.push(msg);
+    this.log(`PROBLEM ${msg}`);
+  }
+
+  /** A finding worth reporting that does not fail the run. */
+  private problemNote(msg: string): void {
+    this.log(`NOTE ${msg}`);
+  }
+
+  private checkProblems(): void {
+    if (this.problems.length > 0) throw new Error(this.problems.join('; '));
+  }
+
+  /** The metadata records and stored objects, for the failure message. */
+  private async dumpState(): Promise<string> {
+    const lines: string[] = [];
+    try {
+      const sizes = new Map<string, number>();
+      let token: string | undefined;
+      do {
+        const page = await this.objects.list(token === undefined ? {} : { continuationToken: token });
+        for (const obj of page.objects) sizes.set(obj.key, obj.size);
+        token = page.continuationToken;
+      } while (token !== undefined);
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.metadata.range(
+          '',
+          after === undefined ? { limit: 1000 } : { limit: 1000, after },
+        );
+        for (const kv of page.kvs) {
+          const v = kv.value.toString('utf8');
+          let note = '';
+          try {
+            const key = (JSON.parse(v) as { key?: unknown }).key;
+            if (typeof key === 'string')
+              note = sizes.has(key) ? ` [stored: ${sizes.get(key)} bytes]` : ' [NOT STORED]';
+          } catch {
+            // Not JSON.
+          }
+          lines.push(`${kv.key} = ${v.length > 400 ? `${v.slice(0, 400)}…` : v}${note}`);
+        }
+        if (!page.more || page.kvs.length === 0) break;
+        after = page.kvs[page.kvs.length - 1]!.key;
+      }
+      lines.push(`objects stored: ${[...sizes].map(([k, n]) => `${k} (${n})`).join(', ')}`);
+    } catch (err) {
+      lines.push(`(dump failed: ${describeError(err)})`);
+    }
+    const max = 80;
+    const shown = lines.length > max ? [...lines.slice(0, max), `… ${lines.length - max} more`] : lines;
+    return shown.join('\n  ');
+  }
+
+  private failure(err: unknown, dump: string): SimFailure {
+    const tail = this.trace.slice(-(this.o.traceTail ?? 60)).join('\n  ');
+    return new SimFailure(
+      `simulation seed ${this.o.seed} failed at op #${this.opIndex}: ${describeError(err)}\n` +
+        `replay: SIM_SEED=${this.o.seed} SIM_OPS=${this.o.ops} pnpm exec vitest run packages/stream/test/simulation.test.ts\n` +
+        `config: ${JSON.stringify(this.cfg)}\n` +
+        `trace tail:\n  ${tail}\n` +
+        `state:\n  ${dump}`,
+      this.o.seed,
+    );
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? ` (cause: ${err.cause.name}: ${err.cause.message})` : '';
+    return `${err.name}: ${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+function describeBatches(got: FetchedBatch[]): string {
+  return `[${got.map((b) => `${b.baseOffset}+${b.count} ${describePayload(b.data)}`).join(', ')}]`;
+}
+
+/** Lets queued callbacks run (a few macrotask turns). */
+async function settleTurns(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
