@@ -219,10 +219,14 @@ export class LogCache {
     return out;
   }
 
-  /** True once `blockBytesTarget` bytes were appended since the last seal, or when reservers wait. */
+  /**
+   * True once `blockBytesTarget` bytes were appended since the last seal, or under memory
+   * pressure: reservers wait, something is unsealed and no sealed block is left to free room.
+   * (Sealing at every wait would turn a slow object store into many tiny objects.)
+   */
   shouldSeal(): boolean {
     if (this.active.bytes >= this.blockBytesTarget) return true;
-    return this.budget.waiting > 0 && this.active.bytes > 0;
+    return this.budget.waiting > 0 && this.active.bytes > 0 && this.sealed.length === 0;
   }
 
   /**

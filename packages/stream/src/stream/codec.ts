@@ -100,6 +100,8 @@ export interface PendingObjectRecord {
    * Garbage: when it may be deleted (mark time + `garbageRetentionMs`; 0 = at once).
    */
   at: number;
+  /** Prepared records: a unique token of the writer that allocated the id. */
+  nonce?: string;
 }
 
 /** Metadata key of a stream. */
@@ -184,7 +186,11 @@ export function decodeObjectRecord(buf: Buffer): ObjectRecord {
 
 /** Encodes a prepared or garbage record. */
 export function encodePendingRecord(r: PendingObjectRecord): Buffer {
-  return Buffer.from(JSON.stringify({ key: r.key, at: r.at }));
+  return Buffer.from(
+    JSON.stringify(
+      r.nonce === undefined ? { key: r.key, at: r.at } : { key: r.key, at: r.at, nonce: r.nonce },
+    ),
+  );
 }
 
 /** Decodes a prepared or garbage record. */

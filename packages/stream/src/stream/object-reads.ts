@@ -22,6 +22,7 @@ import {
 } from '../object-format/reader.ts';
 import type { ObjectStore } from '../object-store/types.ts';
 import { decodeObjectRecord, OBJECTS_PREFIX, parseObjectRecordKey } from './codec.ts';
+import { withBackoff } from './state.ts';
 
 /** One committed range of a stream: offsets [startOffset, endOffset) in object `objectId`. */
 export interface CommittedRange {
@@ -208,12 +209,16 @@ export class ObjectReader {
   private readonly readAhead: ReadAheadTracker | undefined;
   private readonly counters = { blockGets: 0, indexGets: 0, prefetchGets: 0 };
 
+  private readonly store: Pick<ObjectStore, 'get'>;
+
   constructor(
-    private readonly store: ObjectStore,
+    store: ObjectStore,
     options: ObjectReaderOptions,
     /** The next committed range of a stream after `offset` (for read-ahead across objects). */
     private readonly nextRange: (streamId: number, offset: number) => CommittedRange | undefined,
   ) {
+    // Reads retry transient failures a few times (bounded: the caller is waiting).
+    this.store = { get: (key, o) => withBackoff(() => store.get(key, o)) };
     this.blocks = new BlockCache<ReadBatch[]>({
       bytesMax: options.blockCacheBytes,
       sizeOf: (batches) =>

@@ -11,6 +11,7 @@
  * stalls uploads (the log cache fills and appends wait) but loses and fails nothing.
  */
 
+import { randomUUID } from 'node:crypto';
 import type { WriteAheadLog } from '@tributary/wal';
 import type { CachedBatch, LogCache, SealedBlock } from '../cache/log-cache.ts';
 import type { Compare, MetadataStore, TxnOp } from '../metadata/types.ts';
@@ -86,22 +87,22 @@ export async function prepareObject(
         ? { key: NEXT_OBJECT_ID_KEY, target: 'exists', op: '==', value: false }
         : { key: NEXT_OBJECT_ID_KEY, target: 'revision', op: '==', value: kv.revision };
     const key = keyOf(objectId);
+    // A nonce makes the record ours alone: a retried txn that did apply is recognised by it.
+    const value = encodePendingRecord({ key, at: now, nonce: randomUUID() });
     const res = await retryForever(
       () =>
         metadata.txn({
           compare: [guard],
           success: [
             { type: 'put', key: NEXT_OBJECT_ID_KEY, value: Buffer.from(String(objectId + 1)) },
-            { type: 'put', key: preparedKey(objectId), value: encodePendingRecord({ key, at: now }) },
+            { type: 'put', key: preparedKey(objectId), value },
           ],
         }),
       stopped,
     );
     if (res.succeeded) return { objectId, key };
-    // A retried txn that did apply shows as a failed compare: see whether the id is ours.
     const p = await retryForever(() => metadata.get(preparedKey(objectId)), stopped);
-    const after = await retryForever(() => metadata.get(NEXT_OBJECT_ID_KEY), stopped);
-    if (p !== undefined && after !== undefined && p.revision === after.revision) return { objectId, key };
+    if (p?.value.equals(value)) return { objectId, key };
   }
 }
 
