@@ -86,7 +86,7 @@ describe('stream compaction and garbage collection', () => {
       await store.flush();
     }
     expect((await objectRecords(meta)).length).toBe(6);
-    const before = (await objects.list('')).objects.length;
+    const before = (await objects.list({})).objects.length;
     expect(before).toBe(6);
     const stats = await store.compact({ streamObjectBytes: 1 << 30 });
     expect(stats).toMatchObject({ inputObjects: 6, outputObjects: 1, droppedObjects: 0, conflicts: 0 });
@@ -99,7 +99,7 @@ describe('stream compaction and garbage collection', () => {
     ]);
     // Superseded objects stay (marked) until the retention window is over.
     expect((await meta.range(GARBAGE_PREFIX)).kvs.length).toBe(6);
-    expect((await objects.list('')).objects.length).toBe(7);
+    expect((await objects.list({})).objects.length).toBe(7);
     for (const s of streams) await expectBatches(s, 0, 120);
     // A fresh store (cold caches) reads the merged object.
     const other = await startStore({ objectStore: objects, metadata: meta, nodeId: 'n2', clock });
@@ -107,7 +107,7 @@ describe('stream compaction and garbage collection', () => {
     await expectBatches(s2, 0, 120);
     await clock.advance(60_000);
     expect(await store.collectGarbage()).toEqual({ deletedObjects: 6, expiredPrepared: 0 });
-    expect((await objects.list('')).objects.length).toBe(1);
+    expect((await objects.list({})).objects.length).toBe(1);
     expect((await meta.range(GARBAGE_PREFIX)).kvs.length).toBe(0);
   });
 
@@ -138,7 +138,7 @@ describe('stream compaction and garbage collection', () => {
     const again = await store.compact();
     expect(again.droppedObjects).toBe(1);
     expect(again.inputObjects).toBe(0);
-    expect((await objects.list('')).objects.length).toBe(1);
+    expect((await objects.list({})).objects.length).toBe(1);
     expect(await small.fetch(16, 100)).toEqual([]);
   });
 
@@ -176,7 +176,7 @@ describe('stream compaction and garbage collection', () => {
     for (let id = 0; id < n; id++) streams.push(await store.open(id, 1));
     await Promise.all(streams.map((s) => appendN(s, 0, 3)));
     await store.flush();
-    expect((await objects.list('')).objects.length).toBe(1);
+    expect((await objects.list({})).objects.length).toBe(1);
     const recs = await objectRecords(meta);
     expect(recs.map((r) => r.key.split('/')[2])).toEqual(['0000', '0001', '0002']);
     expect(recs.reduce((k, r) => k + r.rec.streams.length, 0)).toBe(n);
@@ -209,7 +209,7 @@ describe('stream compaction and garbage collection', () => {
     expect(await store.collectGarbage()).toEqual({ deletedObjects: 0, expiredPrepared: 0 });
     await clock.advance(1);
     expect(await store.collectGarbage()).toEqual({ deletedObjects: 1, expiredPrepared: 1 });
-    expect((await objects.list('')).objects.map((o) => o.key)).not.toContain('objects/orphan');
+    expect((await objects.list({})).objects.map((o) => o.key)).not.toContain('objects/orphan');
     await expectBatches(s, 0, 6);
   });
 
@@ -262,7 +262,30 @@ describe('stream compaction and garbage collection', () => {
     expect((await sb.fetch(0, 10)).length).toBe(1);
     const st = await a.compact();
     expect(st.inputObjects).toBe(3);
-    expect((await objects.list('')).objects.length).toBe(1);
+    expect((await objects.list({})).objects.length).toBe(1);
     await expectBatches(sb, 0, 30);
+  });
+
+  it('deleting a stream fences its handles and compaction drops its objects', async () => {
+    const objects = new MemoryObjectStore();
+    const meta = newMeta();
+    const store = await startStore({ objectStore: objects, metadata: meta, garbageRetentionMs: 0 });
+    const gone = await store.open(1, 1);
+    const kept = await store.open(2, 1);
+    await appendN(gone, 0, 5);
+    await store.flush();
+    await appendN(gone, 5, 5);
+    await appendN(kept, 0, 5);
+    await store.flush();
+    await store.deleteStream(1);
+    await store.deleteStream(1);
+    await expect(gone.append(batchOf(1, 10), 2)).rejects.toThrow(/deleted/);
+    const st = await store.compact();
+    expect(st.droppedObjects).toBe(1);
+    expect(st.inputObjects).toBe(1);
+    const recs = await objectRecords(meta);
+    expect(recs.map((r) => r.rec.streams.map((x) => x.streamId))).toEqual([[2]]);
+    expect((await objects.list({})).objects.length).toBe(1);
+    await expectBatches(kept, 0, 10);
   });
 });

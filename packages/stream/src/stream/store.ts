@@ -322,6 +322,32 @@ export class StreamStore implements StreamHost {
     }
   }
 
+  /**
+   * Deletes a stream: its record goes (handles of it become fenced, here and in any other
+   * store at their next commit) and compaction drops its objects. Idempotent.
+   */
+  async deleteStream(streamId: number): Promise<void> {
+    this.checkRunning();
+    if (!Number.isSafeInteger(streamId) || streamId < 0) throw new RangeError(`bad stream id ${streamId}`);
+    const key = streamKey(streamId);
+    await this.metaLock.run(async () => {
+      for (;;) {
+        const kv = await withBackoff(() => this.o.metadata.get(key));
+        if (kv === undefined) break;
+        const res = await withBackoff(() =>
+          this.o.metadata.txn({
+            compare: [{ key, target: 'value', op: '==', value: kv.value }],
+            success: [{ type: 'delete', key }],
+          }),
+        );
+        if (res.succeeded) break;
+      }
+      const state = this.states.get(streamId);
+      if (state) state.fenced ??= new FencedError(streamId, `stream ${streamId} was deleted`);
+    });
+    this.ranges.forget(streamId);
+  }
+
   /** Seals everything cached and resolves once it is uploaded and committed. */
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;
