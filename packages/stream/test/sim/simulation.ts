@@ -27,6 +27,7 @@ import {
   CuttableWal,
   Fuse,
 } from './cuttable.ts';
+import { checkSnapshot, orphans, snapshot } from './invariants.ts';
 import { describePayload, HEADER_BYTES, makePayload, type SimBatch, StreamModel } from './model.ts';
 import { Rng } from './rng.ts';
 
@@ -39,6 +40,8 @@ export interface SimOptions {
   opTimeoutMs?: number;
   /** Trace lines kept for the failure message. Default 60. */
   traceTail?: number;
+  /** Allow real-time upload/compaction timers in some runs (default true). */
+  background?: boolean;
 }
 
 /** What one run did. */
@@ -89,6 +92,22 @@ export interface SimConfig {
   garbageRetentionMs: number;
   preparedTimeoutMs: number;
   walCapacityBytes: number | undefined;
+  readAheadBytesMax: number | undefined;
+  writeThrough: boolean | undefined;
+  readConcurrency: number | undefined;
+  /** Compaction tuning (small sizes, so rounds merge and split often). */
+  compaction: {
+    smallObjectBytes?: number;
+    streamObjectBytes?: number;
+    inputObjectsMax?: number;
+    liveFractionMin?: number;
+  };
+  /**
+   * Real-time upload and compaction timers (racing the operations). Runs with them do not
+   * replay exactly from the seed.
+   */
+  uploadIntervalMs: number | undefined;
+  compactionIntervalMs: number | undefined;
 }
 
 /** Optional StreamStore features, used when present (the lead adds them during this session). */
@@ -169,7 +188,21 @@ class Simulation {
       garbageRetentionMs: r.pick([1_000, 60_000]),
       preparedTimeoutMs: r.pick([5_000, 120_000]),
       walCapacityBytes: r.pick([undefined, undefined, 4 * cacheBytesMax + 64 * KiB]),
+      readAheadBytesMax: r.pick([undefined, 0, 4 * KiB]),
+      writeThrough: r.pick([undefined, false]),
+      readConcurrency: r.pick([undefined, 1]),
+      compaction: r.pick([
+        {},
+        { smallObjectBytes: 4 * KiB, streamObjectBytes: 2 * KiB, inputObjectsMax: r.int(2, 24) },
+        { smallObjectBytes: 64 * KiB, streamObjectBytes: 16 * KiB, liveFractionMin: 0.9 },
+      ]),
+      uploadIntervalMs: undefined,
+      compactionIntervalMs: undefined,
     };
+    if (o.background !== false && r.chance(0.25)) {
+      this.cfg.uploadIntervalMs = r.pick([2, 20]);
+      this.cfg.compactionIntervalMs = r.pick([5, 50]);
+    }
     for (const id of this.cfg.streamIds) this.models.set(id, new StreamModel(id));
     this.report = {
       seed: o.seed,
@@ -243,7 +276,36 @@ class Simulation {
       }
       throw err;
     }
-    if (this.inc.fuse.blown) await this.recoverFromCrash(`after ${op}`);
+    if (this.inc.fuse.blown) {
+      await this.recoverFromCrash(`after ${op}`);
+      return;
+    }
+    if (op === 'compact' || op === 'gc' || r.chance(0.1)) await this.checkMetadata(`after ${op}`);
+  }
+
+  /** The metadata/object invariants, and each stream record against the model. */
+  private async checkMetadata(why: string): Promise<void> {
+    const snap = await snapshot(this.metadata, this.objects);
+    const problems = checkSnapshot(snap);
+    for (const id of this.openedOnce) {
+      const rec = snap.streams.get(id);
+      const m = this.model(id);
+      if (rec === undefined) {
+        problems.push(`stream ${id} has no record`);
+        continue;
+      }
+      const max = m.startMax ?? m.startOffset;
+      if (rec.startOffset < m.startOffset || rec.startOffset > max) {
+        problems.push(`stream ${id} record starts at ${rec.startOffset}, the model at ${m.startOffset}`);
+      }
+      if (rec.endOffset > m.endOffset) {
+        problems.push(
+          `stream ${id} record's committed end ${rec.endOffset} is past the model's end ${m.endOffset}`,
+        );
+      }
+      if (rec.owner !== NODE_ID) problems.push(`stream ${id} is owned by ${rec.owner}`);
+    }
+    if (problems.length > 0) throw new Error(`invariants (${why}): ${problems.join('; ')}`);
   }
 
   private async runOp(op: string): Promise<void> {
@@ -422,7 +484,7 @@ class Simulation {
     }
     const maxBytes = this.randomMaxBytes();
     this.log(`cursor s${id} @${off} max ${maxBytes}`);
-    const got = await this.fetch(h, off, maxBytes);
+    const got = await this.fetch(h, off, maxBytes, `cursor-${id}`);
     this.checkFetched(m, off, got, `cursor s${id} @${off}`);
     const last = got[got.length - 1]!;
     this.cursors.set(id, last.baseOffset + last.count);
@@ -457,7 +519,7 @@ class Simulation {
     let off = from;
     for (let i = 0; ; i++) {
       if (i > 1_000_000) throw new Error(`readAll s${id}: no end in sight at ${off}`);
-      const got = await this.fetch(h, off, this.randomMaxBytes());
+      const got = await this.fetch(h, off, this.randomMaxBytes(), `readAll-${id}`);
       if (got.length === 0) return out;
       for (const [j, b] of got.entries()) {
         const first = out.length === 0 && j === 0;
@@ -520,10 +582,14 @@ class Simulation {
     }
   }
 
-  private async fetch(h: Stream, off: number, maxBytes: number): Promise<FetchedBatch[]> {
+  private async fetch(h: Stream, off: number, maxBytes: number, readerId?: string): Promise<FetchedBatch[]> {
+    const f = h.fetch as (o: number, m: number, opts?: { readerId?: string }) => Promise<FetchedBatch[]>;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.call(`fetch s${h.id} @${off}`, h.fetch(off, maxBytes));
+        return await this.call(
+          `fetch s${h.id} @${off}`,
+          f.call(h, off, maxBytes, readerId === undefined ? undefined : { readerId }),
+        );
       } catch (err) {
         // Reads are not retried by the store: a client retries retriable object-store errors.
         if (err instanceof ObjectStoreError && err.kind === 'retriable' && attempt < 20) continue;
@@ -559,8 +625,9 @@ class Simulation {
   private async open(id: number, epoch: number): Promise<Stream> {
     const m = this.model(id);
     this.log(`open s${id} epoch ${epoch}`);
+    // Before the call: a crash may hide an open that did store the epoch.
+    m.epoch = Math.max(m.epoch, epoch);
     const h = await this.call(`open s${id}`, this.inc.store!.open(id, epoch));
-    m.epoch = epoch;
     this.inc.handles.set(id, h);
     this.openedOnce.add(id);
     return h;
@@ -730,6 +797,7 @@ class Simulation {
       }
       await this.verifyStream(id, 'after crash');
     }
+    await this.checkMetadata('after crash');
   }
 
   /** A trim or retention cut by the crash may or may not have moved the start. */
@@ -770,6 +838,7 @@ class Simulation {
       await this.open(id, this.model(id).epoch + this.rng.int(0, 1));
       await this.verifyStream(id, 'after restart');
     }
+    await this.checkMetadata('after restart');
   }
 
   private async startIncarnation(afterCrash: boolean, armAfter?: number): Promise<void> {
@@ -808,6 +877,13 @@ class Simulation {
     };
     if (this.cfg.blockBytesTarget !== undefined) options.blockBytesTarget = this.cfg.blockBytesTarget;
     if (this.cfg.blockCacheBytes !== undefined) options.blockCacheBytes = this.cfg.blockCacheBytes;
+    if (this.cfg.readAheadBytesMax !== undefined) options.readAheadBytesMax = this.cfg.readAheadBytesMax;
+    if (this.cfg.writeThrough !== undefined) options.writeThrough = this.cfg.writeThrough;
+    if (this.cfg.readConcurrency !== undefined) options.readConcurrency = this.cfg.readConcurrency;
+    if (this.cfg.uploadIntervalMs !== undefined) options.uploadIntervalMs = this.cfg.uploadIntervalMs;
+    if (this.cfg.compactionIntervalMs !== undefined)
+      options.compactionIntervalMs = this.cfg.compactionIntervalMs;
+    options.compaction = this.cfg.compaction;
     if (armAfter !== undefined) {
       this.log(
         `start incarnation ${n}${afterCrash ? ' after crash' : ''}, crash armed after ${armAfter} calls`,
@@ -939,8 +1015,24 @@ class Simulation {
         );
         await this.call('collectGarbage', extras.collectGarbage.call(this.inc.store));
         for (const id of this.cfg.streamIds) if (this.everOpened(id)) await this.verifyStream(id, 'final gc');
+        // Everything superseded or abandoned is gone once both windows are over.
+        await this.call(
+          'clock.advance',
+          this.clock.advance(Math.max(this.cfg.garbageRetentionMs, this.cfg.preparedTimeoutMs) + 1),
+        );
+        await this.call('collectGarbage', extras.collectGarbage.call(this.inc.store));
+        const snap = await snapshot(this.metadata, this.objects);
+        const leaked = orphans(snap);
+        if (leaked.length > 0)
+          throw new Error(`objects named by no record after the final GC: ${leaked.join(', ')}`);
+        const left = [...snap.garbage, ...snap.prepared];
+        if (left.length > 0) {
+          throw new Error(`garbage/prepared records left after the final GC: ${left.join(', ')}`);
+        }
+        this.features.add('orphan-check');
       }
       await this.checkObjectsExist();
+      await this.checkMetadata('final');
     } catch (err) {
       if (err instanceof StoreCrashed || this.inc.fuse.blown)
         throw new Error(`store cut during the final checks: ${describeError(err)}`);
