@@ -52,4 +52,14 @@ describe('stream simulation', () => {
     },
     Math.max(60_000, seeds.length * ops * 50),
   );
+
+  // The checks themselves: damage behind the store's back must fail the run.
+  for (const sabotage of ['delete-object', 'drop-wal-record'] as const) {
+    it(`notices sabotage: ${sabotage}`, async () => {
+      for (const seed of [101, 102, 103]) {
+        const run = runSimulation({ seed, ops: 120, sabotage, background: false });
+        await expect(run, `seed ${seed}`).rejects.toThrow(SimFailure);
+      }
+    });
+  }
 });

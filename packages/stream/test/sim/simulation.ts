@@ -12,7 +12,7 @@
  */
 import { createMemoryWalStore, MemoryWal, type MemoryWalStore } from '@tributary/wal';
 import { MemoryMetadataStore } from '../../src/metadata/memory.ts';
-import { MemoryObjectStore } from '../../src/object-store/memory.ts';
+import { type MemoryObject, MemoryObjectStore } from '../../src/object-store/memory.ts';
 import { ObjectStoreError } from '../../src/object-store/types.ts';
 import { FencedError, StreamStoreError } from '../../src/stream/errors.ts';
 import { StreamStore, type StreamStoreOptions } from '../../src/stream/store.ts';
@@ -42,6 +42,12 @@ export interface SimOptions {
   traceTail?: number;
   /** Allow real-time upload/compaction timers in some runs (default true). */
   background?: boolean;
+  /**
+   * Self-test of the checks: from the middle of the run on, damage the backends once behind
+   * the store's back (`delete-object`: delete the object holding the newest committed data;
+   * `drop-wal-record`: drop the newest acknowledged WAL record, then crash). The run must fail.
+   */
+  sabotage?: 'delete-object' | 'drop-wal-record';
 }
 
 /** What one run did. */
@@ -155,7 +161,9 @@ class Simulation {
   private readonly clock = new VirtualClock(1_000_000);
   private readonly walStore: MemoryWalStore = createMemoryWalStore();
   private readonly metadata = new MemoryMetadataStore({ leaseCheckIntervalMs: 0 });
-  private readonly objects = new MemoryObjectStore({ name: 'sim' });
+  private readonly objectMap = new Map<string, MemoryObject>();
+  private readonly objects = new MemoryObjectStore({ name: 'sim', objects: this.objectMap });
+  private sabotaged = false;
   private readonly models = new Map<number, StreamModel>();
   /** Sequential readers (next offset per stream), kept across compactions and GC. */
   private readonly cursors = new Map<number, number>();
@@ -226,6 +234,9 @@ class Simulation {
     try {
       await this.startIncarnation(false);
       for (this.opIndex = 0; this.opIndex < this.o.ops; this.opIndex++) {
+        if (this.o.sabotage !== undefined && !this.sabotaged && this.opIndex >= this.o.ops / 2) {
+          await this.sabotage(this.o.sabotage);
+        }
         await this.step();
         this.checkProblems();
       }
@@ -281,6 +292,29 @@ class Simulation {
       return;
     }
     if (op === 'compact' || op === 'gc' || r.chance(0.1)) await this.checkMetadata(`after ${op}`);
+  }
+
+  private async sabotage(kind: 'delete-object' | 'drop-wal-record'): Promise<void> {
+    if (kind === 'drop-wal-record') {
+      await this.settleAll();
+      const rec = this.walStore.records.pop();
+      if (rec === undefined) return;
+      this.sabotaged = true;
+      this.log(`SABOTAGE: dropped the WAL record at ${rec.offset}, then crash`);
+      this.crashNow('reject', 'sabotage');
+      await this.recoverFromCrash('after sabotage');
+      return;
+    }
+    const snap = await snapshot(this.metadata, this.objects);
+    let best: { key: string; end: number } | undefined;
+    for (const list of snap.ranges.values()) {
+      for (const r of list)
+        if (best === undefined || r.endOffset > best.end) best = { key: r.objectKey, end: r.endOffset };
+    }
+    if (best === undefined) return;
+    this.sabotaged = true;
+    this.log(`SABOTAGE: deleted object ${best.key}`);
+    this.objectMap.delete(best.key);
   }
 
   /** The metadata/object invariants, and each stream record against the model. */
