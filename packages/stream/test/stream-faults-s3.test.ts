@@ -1,39 +1,82 @@
 /**
  * The stream fault suite on a real S3-compatible server (moto_server, see s3-server.ts) behind
  * a FaultyObjectStore, with a FileWal and an EmbeddedMetadataStore in temp directories
- * (scenarios in faults/scenarios.ts). Each test uses its own key prefix in the bucket.
+ * (scenarios in faults/scenarios*.ts). Each test uses its own key prefix in the bucket.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import type { S3ObjectStore } from '../src/object-store/s3.ts';
 import { removeTempDirs } from './faults/env.ts';
 import { backpressureWhileStalled, errorsDuringUploads } from './faults/scenarios.ts';
+import {
+  type CrashPoint,
+  crashPoint,
+  longOutage,
+  readersAcrossCompaction,
+} from './faults/scenarios-maint.ts';
 import { useS3Server } from './s3-server.ts';
 
 const server = useS3Server('tributary-faults');
 afterAll(removeTempDirs);
 
+/** Runs `fn` on a store for a fresh prefix of the bucket, closing it after. */
+async function withPrefix<T>(prefix: string, fn: (s3: S3ObjectStore) => Promise<T>): Promise<T> {
+  const s3 = server().store({ prefix });
+  try {
+    return await fn(s3);
+  } finally {
+    await s3.close();
+  }
+}
+
+const CRASH_POINTS: CrashPoint[] = [
+  'upload: after put, before commit',
+  'upload: after commit, before WAL trim',
+  'compaction: after put, before commit',
+  'compaction: after commit, before garbage collection',
+];
+
 describe('stream faults (moto S3)', () => {
   it('503/429, resets, failures after write and latency during uploads lose nothing', {
     timeout: 90_000,
   }, async () => {
-    const s3 = server().store({ prefix: 'errors' });
-    try {
-      const r = await errorsDuringUploads(s3, 31, { batches: 200, maxBytes: 3000 });
-      console.log(`s3 faults: ${JSON.stringify(r)}`);
-    } finally {
-      await s3.close();
-    }
+    const r = await withPrefix('errors', (s3) =>
+      errorsDuringUploads(s3, 31, { batches: 200, maxBytes: 3000 }),
+    );
+    console.log(`s3 faults: ${JSON.stringify(r)}`);
   });
 
   it('backpressure while uploads stall: bounded cache, nothing fails, all resolves on resume', {
     timeout: 90_000,
   }, async () => {
-    const s3 = server().store({ prefix: 'stall' });
-    try {
-      const r = await backpressureWhileStalled(s3, 41, { appends: 150, holdMs: 1500 });
-      console.log(`s3 backpressure: ${JSON.stringify(r)}`);
-      expect(r.maxCacheBytes).toBeGreaterThan(32 * 1024);
-    } finally {
-      await s3.close();
-    }
+    const r = await withPrefix('stall', (s3) =>
+      backpressureWhileStalled(s3, 41, { appends: 150, holdMs: 1500 }),
+    );
+    console.log(`s3 backpressure: ${JSON.stringify(r)}`);
+    expect(r.maxCacheBytes).toBeGreaterThan(32 * 1024);
   });
+
+  it('an object-store outage of 3 s does not fail the store; everything commits once it is back', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await withPrefix('outage', (s3) => longOutage(s3, 52, 3_000));
+    console.log(`s3 outage: ${JSON.stringify(r)}`);
+  });
+
+  CRASH_POINTS.forEach((point, i) => {
+    it(`crash ${point}: no gap, no duplicate, orphans collected after the timeout`, {
+      timeout: 90_000,
+    }, async () => {
+      const r = await withPrefix(`crash-${i}`, (s3) => crashPoint(s3, 62 + i, point));
+      console.log(`s3 crash ${point}: ${JSON.stringify(r)}`);
+    });
+  });
+
+  for (const by of ['same store', 'other store'] as const) {
+    it(`readers retry across a compaction by the ${by} that deleted their objects`, {
+      timeout: 90_000,
+    }, async () => {
+      const r = await withPrefix(`compact-${by.split(' ')[0]}`, (s3) => readersAcrossCompaction(s3, 72, by));
+      console.log(`s3 compaction by ${by}: ${JSON.stringify(r)}`);
+    });
+  }
 });

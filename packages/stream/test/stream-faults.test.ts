@@ -1,13 +1,26 @@
 /**
  * The stream fault suite on a MemoryObjectStore behind a FaultyObjectStore, with a FileWal
- * and an EmbeddedMetadataStore in temp directories (scenarios in faults/scenarios.ts).
+ * and an EmbeddedMetadataStore in temp directories (scenarios in faults/scenarios*.ts).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryObjectStore } from '../src/object-store/memory.ts';
 import { removeTempDirs } from './faults/env.ts';
 import { backpressureWhileStalled, errorsDuringUploads } from './faults/scenarios.ts';
+import {
+  type CrashPoint,
+  crashPoint,
+  longOutage,
+  readersAcrossCompaction,
+} from './faults/scenarios-maint.ts';
 
 afterAll(removeTempDirs);
+
+const CRASH_POINTS: CrashPoint[] = [
+  'upload: after put, before commit',
+  'upload: after commit, before WAL trim',
+  'compaction: after put, before commit',
+  'compaction: after commit, before garbage collection',
+];
 
 describe('stream faults (memory object store)', () => {
   for (const seed of [11, 12]) {
@@ -26,4 +39,29 @@ describe('stream faults (memory object store)', () => {
     console.log(`backpressure: ${JSON.stringify(r)}`);
     expect(r.maxCacheBytes).toBeGreaterThan(32 * 1024);
   });
+
+  it('an object-store outage of 3 s does not fail the store; everything commits once it is back', {
+    timeout: 60_000,
+  }, async () => {
+    const r = await longOutage(new MemoryObjectStore(), 51, 3_000);
+    console.log(`outage: ${JSON.stringify(r)}`);
+  });
+
+  for (const point of CRASH_POINTS) {
+    it(`crash ${point}: no gap, no duplicate, orphans collected after the timeout`, {
+      timeout: 60_000,
+    }, async () => {
+      const r = await crashPoint(new MemoryObjectStore(), 61, point);
+      console.log(`crash ${point}: ${JSON.stringify(r)}`);
+    });
+  }
+
+  for (const by of ['same store', 'other store'] as const) {
+    it(`readers retry across a compaction by the ${by} that deleted their objects`, {
+      timeout: 60_000,
+    }, async () => {
+      const r = await readersAcrossCompaction(new MemoryObjectStore(), 71, by);
+      console.log(`compaction by ${by}: ${JSON.stringify(r)}`);
+    });
+  }
 });

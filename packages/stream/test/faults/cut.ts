@@ -121,6 +121,8 @@ export class CutWalFile implements WalFile {
 export class CutObjectStore implements ObjectStore {
   readonly capabilities: { readonly conditionalPut: boolean };
   readonly description: string;
+  /** GETs that found no object (e.g. a reader meeting an object compaction removed). */
+  getNotFound = 0;
 
   constructor(
     readonly inner: ObjectStore,
@@ -135,7 +137,12 @@ export class CutObjectStore implements ObjectStore {
   }
 
   get(key: string, options?: GetOptions): Promise<Buffer> {
-    return this.cut.run(() => this.inner.get(key, options));
+    return this.cut.run(() =>
+      this.inner.get(key, options).catch((err: unknown) => {
+        if ((err as { kind?: unknown }).kind === 'not-found') this.getNotFound++;
+        throw err;
+      }),
+    );
   }
 
   head(key: string): Promise<ObjectInfo> {

@@ -94,6 +94,7 @@ export class Proc {
 
   /**
    * Crashes the process: cuts every backend (calls in flight and later ones never settle),
+   * halts the store,
    * waits for the calls that reached a real backend, then frees the WAL file descriptor and
    * the metadata directory lock so that a restart can open them. Nothing is flushed.
    */
@@ -101,6 +102,7 @@ export class Proc {
     if (this.stopped) return;
     this.stopped = true;
     this.cut.cut();
+    this.store.halt();
     await this.cut.quiesce();
     await this.walFile.inner.close();
     await this.metaStore.close();

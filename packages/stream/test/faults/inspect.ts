@@ -2,20 +2,14 @@
  * Read-only looks into a StreamStore and its metadata for assertions of the fault suite.
  */
 import { expect } from 'vitest';
-import type { LogCache, LogCacheStats } from '../../src/cache/log-cache.ts';
+import type { LogCacheStats } from '../../src/cache/log-cache.ts';
 import type { MetadataStore } from '../../src/metadata/types.ts';
+import type { ObjectStore } from '../../src/object-store/types.ts';
 import type { StreamStore } from '../../src/stream/store.ts';
 
-/**
- * The log cache counters of `store`. StreamStore has no public stats getter yet, so this
- * reads its private `cache` field (asked for in .tmp/notes-faults.md).
- */
+/** The log cache counters of `store`. */
 export function cacheStats(store: StreamStore): LogCacheStats {
-  const cache = (store as unknown as { cache?: LogCache }).cache;
-  if (cache === undefined || typeof cache.stats !== 'function') {
-    throw new Error('StreamStore has no log cache field any more: update cacheStats()');
-  }
-  return cache.stats();
+  return store.stats().cache;
 }
 
 /** One committed range of a stream in an object record. */
@@ -47,7 +41,11 @@ export async function objectRecords(
         key: string;
         streams: { streamId: number; startOffset: number; endOffset: number }[];
       };
-      out.set(Number(kv.key.slice('objects/'.length)), rec);
+      // `objects/<id>` (first cut) or `objects/<id>/<part>`: parts of one object are merged.
+      const objectId = Number(kv.key.slice('objects/'.length).split('/')[0]);
+      const seen = out.get(objectId);
+      if (seen === undefined) out.set(objectId, { key: rec.key, streams: [...rec.streams] });
+      else seen.streams.push(...rec.streams);
     }
     if (!page.more || page.kvs.length === 0) return out;
     after = page.kvs[page.kvs.length - 1]!.key;
@@ -97,4 +95,47 @@ export async function expectCommittedExactly(
   }
   expect(next).toBe(end);
   expect((await streamRecord(metadata, streamId)).endOffset).toBe(end);
+}
+
+/** Every key in `store` under `prefix` (all pages). */
+export async function listKeys(store: ObjectStore, prefix = 'objects/'): Promise<string[]> {
+  const out: string[] = [];
+  let token: string | undefined;
+  for (;;) {
+    const page = await store.list(token === undefined ? { prefix } : { prefix, continuationToken: token });
+    for (const o of page.objects) out.push(o.key);
+    if (page.continuationToken === undefined) return out;
+    token = page.continuationToken;
+  }
+}
+
+/** Object keys the metadata refers to, by record kind. */
+export interface References {
+  /** Keys of committed objects (`objects/`). */
+  live: Set<string>;
+  /** Keys of objects marked for deletion (`garbage/`). */
+  garbage: Set<string>;
+  /** Keys of objects being written or abandoned by a crash (`prepared/`). */
+  prepared: Set<string>;
+}
+
+/** The object keys every kind of metadata record refers to. */
+export async function references(metadata: MetadataStore): Promise<References> {
+  const live = new Set<string>();
+  for (const rec of (await objectRecords(metadata)).values()) live.add(rec.key);
+  const keysOf = async (prefix: string): Promise<Set<string>> => {
+    const page = await metadata.range(prefix, { limit: 10_000 });
+    expect(page.more).toBe(false);
+    return new Set(page.kvs.map((kv) => (JSON.parse(kv.value.toString('utf8')) as { key: string }).key));
+  };
+  return { live, garbage: await keysOf('garbage/'), prepared: await keysOf('prepared/') };
+}
+
+/**
+ * The objects in the store that no committed object record refers to (orphans and garbage
+ * not deleted yet), sorted.
+ */
+export async function unreferencedKeys(store: ObjectStore, metadata: MetadataStore): Promise<string[]> {
+  const refs = await references(metadata);
+  return (await listKeys(store)).filter((k) => !refs.live.has(k)).sort();
 }

@@ -56,13 +56,20 @@ export async function errorsDuringUploads(
   base: ObjectStore,
   seed: number,
   scale: Scale,
-): Promise<{ faults: Record<string, number>; putFaults: number; replayed: number; reads: ReadStats }> {
+): Promise<{
+  faults: Record<string, number>;
+  putFaults: number;
+  getFaults: number;
+  replayed: number;
+  reads: ReadStats;
+}> {
   const dir = await tempDir('errors');
   const faulty = new FaultyObjectStore(base, {
     seed,
     latencyMs: { min: 0, max: 3 },
     opRates: {
-      put: { error: 0.1, reset: 0.04, afterWrite: 0.06 },
+      // Uploads retry without limit: a high rate only slows them down.
+      put: { error: 0.2, reset: 0.08, afterWrite: 0.1 },
       get: { error: 0.04, reset: 0.02, slowRead: 0.04 },
     },
     slowReadMs: { min: 1, max: 10 },
@@ -127,10 +134,11 @@ export async function errorsDuringUploads(
     proc = await Proc.start({ dir, objectStore: faulty });
     expect(proc.store.recovery).toEqual({ replayed: 0, skipped: 0, dropped: 0 });
     await expectAllCommitted(proc, ledger, 3, stats);
-    expect(stats.retried).toBeGreaterThan(0); // reads met injected faults too
+    expect(faulty.counters.get.faults).toBeGreaterThan(0); // reads met injected faults too
     return {
       faults: { ...faulty.faultsByKind },
       putFaults: faulty.counters.put.faults,
+      getFaults: faulty.counters.get.faults,
       replayed,
       reads: stats,
     };
