@@ -1,0 +1,242 @@
+/**
+ * Measurement 2: cold catch-up reads from S3 (moto_server on 127.0.0.1) against the same
+ * server's raw ranged-GET throughput, measured in the same run.
+ *
+ * Setup: one stream gets `totalBytes` of 16–64 KiB batches through a StreamStore whose object
+ * store is `openObjectStore(s3://…)` (retries included, as a broker would open it), then a
+ * flush. Each round then measures, in alternating order:
+ *  - stream: a NEW StreamStore (empty log, block and index caches; a fresh S3 client) over
+ *    the same metadata reads the stream from offset 0 to its end with sequential
+ *    `fetch(offset, fetchMaxBytes)`; MB/s of batch bytes returned;
+ *  - raw: a fresh store from the same URI GETs every object the writer put, sequentially,
+ *    in ranged GETs of `fetchMaxBytes`; MB/s of object bytes.
+ * Reported: the median MB/s of each side over the rounds and their ratio (goal >= 0.8),
+ * plus GETs and time inside GETs per side, to tell where the stream side loses time.
+ */
+
+import { MemoryMetadataStore, openObjectStore, StreamStore } from '../../packages/stream/src/index.ts';
+import { createMemoryWalStore, MemoryWal } from '../../packages/wal/src/index.ts';
+import { batchSizes, median, payload, recordsOf, round, secondsSince, windowed } from './common.ts';
+import { CountingObjectStore, type ObjectStoreCounts } from './counting.ts';
+import { type BenchS3Server, startBenchS3Server } from './s3-server.ts';
+
+export interface CatchupParams {
+  totalBytes: number;
+  batchMinBytes: number;
+  batchMaxBytes: number;
+  uploadBytesThreshold: number;
+  /** Log cache of the reading stores (the writer's holds all the data). */
+  cacheBytesMax: number;
+  /** maxBytes of each fetch, and the chunk size of the raw ranged GETs. */
+  fetchMaxBytes: number;
+  rounds: number;
+  seed: number;
+}
+
+export interface CatchupSide {
+  mbPerSec: number;
+  seconds: number;
+  bytes: number;
+  gets: number;
+  avgGetBytes: number;
+  /** Fraction of the wall time spent waiting in GET calls. */
+  getTimeFraction: number;
+  /** fetch calls (stream side) or ranged GETs (raw side). */
+  calls: number;
+}
+
+export interface CatchupRound {
+  order: 'stream-first' | 'raw-first';
+  stream: CatchupSide;
+  raw: CatchupSide;
+  ratio: number;
+}
+
+export interface CatchupResult {
+  params: CatchupParams;
+  server: string;
+  objects: number;
+  objectBytes: number;
+  dataBytes: number;
+  batches: number;
+  writeMbPerSec: number;
+  rounds: CatchupRound[];
+  streamMbPerSec: number;
+  rawMbPerSec: number;
+  /** median stream MB/s / median raw MB/s (goal >= 0.8). */
+  ratio: number;
+  /** The median of the per-round ratios (drift-resistant). */
+  medianRoundRatio: number;
+  goal: string;
+  met: boolean;
+}
+
+const STREAM_ID = 1;
+
+function side(bytes: number, seconds: number, c: ObjectStoreCounts, calls: number): CatchupSide {
+  return {
+    mbPerSec: round(bytes / seconds / 1e6, 1),
+    seconds: round(seconds),
+    bytes,
+    gets: c.get,
+    avgGetBytes: c.get > 0 ? Math.round(c.getBytes / c.get) : 0,
+    getTimeFraction: round(c.getSeconds / seconds),
+    calls,
+  };
+}
+
+/** Runs measurement 2 on `server` (or on a moto_server it starts and stops itself). */
+export async function runCatchup(
+  p: CatchupParams,
+  log: (line: string) => void = () => {},
+  server?: BenchS3Server,
+): Promise<CatchupResult> {
+  const own = server === undefined;
+  const s3 = server ?? (await startBenchS3Server());
+  const metadata = new MemoryMetadataStore();
+  try {
+    const uri = s3.uri(`catchup-${Date.now()}`);
+    // write
+    const sizes = batchSizes(p.totalBytes, p.batchMinBytes, p.batchMaxBytes, p.seed);
+    const data = payload(p.batchMaxBytes);
+    const writer = new CountingObjectStore(openObjectStore(uri));
+    // The writer's cache holds all the data: if the appends outran the PUTs, the log cache
+    // would seal small blocks under backpressure (see docs/benchmarks.md) and the objects
+    // would not be of the size a steady broker writes.
+    const writeCacheBytes = p.totalBytes + 4 * p.uploadBytesThreshold;
+    const wal = new MemoryWal({
+      store: createMemoryWalStore(),
+      capacityBytes: 2 * writeCacheBytes,
+      recordBytesMax: p.batchMaxBytes + 1024,
+    });
+    const t0 = process.hrtime.bigint();
+    const store = await StreamStore.start({
+      wal,
+      objectStore: writer,
+      metadata,
+      nodeId: 'bench',
+      cacheBytesMax: writeCacheBytes,
+      uploadBytesThreshold: p.uploadBytesThreshold,
+    });
+    let endOffset = 0;
+    let dataBytes = 0;
+    try {
+      const s = await store.open(STREAM_ID, 1);
+      await windowed(sizes.length, 64, (i) => s.append(data.subarray(0, sizes[i]), recordsOf(sizes[i]!)));
+      await store.flush();
+      endOffset = s.endOffset;
+      dataBytes = sizes.reduce((a, b) => a + b, 0);
+    } finally {
+      await store.close();
+      await writer.close();
+    }
+    const writeSeconds = secondsSince(t0);
+    const objects = [...writer.putSizes.entries()];
+    const objectBytes = objects.reduce((n, [, size]) => n + size, 0);
+    log(
+      `  wrote ${(dataBytes / 2 ** 20).toFixed(0)} MiB in ${objects.length} objects to ${s3.endpoint} ` +
+        `(${(dataBytes / writeSeconds / 1e6).toFixed(0)} MB/s)`,
+    );
+
+    const readStream = async (round: number): Promise<CatchupSide> => {
+      const os = new CountingObjectStore(openObjectStore(uri));
+      const reader = await StreamStore.start({
+        wal: new MemoryWal({ store: createMemoryWalStore() }),
+        objectStore: os,
+        metadata,
+        nodeId: 'bench',
+        cacheBytesMax: p.cacheBytesMax,
+        uploadBytesThreshold: p.uploadBytesThreshold,
+      });
+      try {
+        const s = await reader.open(STREAM_ID, round + 2);
+        os.reset();
+        let offset = 0;
+        let bytes = 0;
+        let calls = 0;
+        const start = process.hrtime.bigint();
+        for (;;) {
+          const got = await s.fetch(offset, p.fetchMaxBytes);
+          calls++;
+          if (got.length === 0) break;
+          for (const b of got) bytes += b.data.length;
+          const last = got[got.length - 1]!;
+          offset = last.baseOffset + last.count;
+        }
+        const seconds = secondsSince(start);
+        if (offset !== endOffset || bytes !== dataBytes) {
+          throw new Error(
+            `catch-up read ended at ${offset} with ${bytes} bytes; wrote ${endOffset}, ${dataBytes}`,
+          );
+        }
+        return side(bytes, seconds, os.counts, calls);
+      } finally {
+        await reader.close();
+        await os.close();
+      }
+    };
+
+    const readRaw = async (): Promise<CatchupSide> => {
+      const os = new CountingObjectStore(openObjectStore(uri));
+      try {
+        let bytes = 0;
+        let calls = 0;
+        const start = process.hrtime.bigint();
+        for (const [key, size] of objects) {
+          for (let pos = 0; pos < size; pos += p.fetchMaxBytes) {
+            const buf = await os.get(key, { start: pos, end: Math.min(size, pos + p.fetchMaxBytes) });
+            bytes += buf.length;
+            calls++;
+          }
+        }
+        const seconds = secondsSince(start);
+        if (bytes !== objectBytes) throw new Error(`raw read ${bytes} bytes of ${objectBytes}`);
+        return side(bytes, seconds, os.counts, calls);
+      } finally {
+        await os.close();
+      }
+    };
+
+    const rounds: CatchupRound[] = [];
+    for (let r = 0; r < p.rounds; r++) {
+      const streamFirst = r % 2 === 0;
+      let st: CatchupSide;
+      let raw: CatchupSide;
+      if (streamFirst) {
+        st = await readStream(r);
+        raw = await readRaw();
+      } else {
+        raw = await readRaw();
+        st = await readStream(r);
+      }
+      const ratio = round(st.mbPerSec / raw.mbPerSec);
+      rounds.push({ order: streamFirst ? 'stream-first' : 'raw-first', stream: st, raw, ratio });
+      log(
+        `  round ${r + 1}: stream ${st.mbPerSec} MB/s (${st.gets} GETs, ${(st.getTimeFraction * 100).toFixed(0)}% in GET) ` +
+          `vs raw ${raw.mbPerSec} MB/s (${raw.gets} GETs) = ${ratio}`,
+      );
+    }
+    const streamMbPerSec = median(rounds.map((x) => x.stream.mbPerSec));
+    const rawMbPerSec = median(rounds.map((x) => x.raw.mbPerSec));
+    const ratio = round(streamMbPerSec / rawMbPerSec);
+    return {
+      params: p,
+      server: 'moto_server (127.0.0.1)',
+      objects: objects.length,
+      objectBytes,
+      dataBytes,
+      batches: sizes.length,
+      writeMbPerSec: round(dataBytes / writeSeconds / 1e6, 1),
+      rounds,
+      streamMbPerSec,
+      rawMbPerSec,
+      ratio,
+      medianRoundRatio: round(median(rounds.map((x) => x.ratio))),
+      goal: '>= 0.8',
+      met: ratio >= 0.8,
+    };
+  } finally {
+    await metadata.close();
+    if (own) await s3.stop();
+  }
+}

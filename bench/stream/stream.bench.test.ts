@@ -1,0 +1,150 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCatchup } from './catchup.ts';
+import { batchSizes, KiB, MiB, median, windowed } from './common.ts';
+import { runLatency } from './latency.ts';
+import { runRequests, runRequestsCell } from './requests.ts';
+import { FULL_PARAMS, printStreamBench, type StreamBenchParams } from './run.ts';
+
+const TINY: StreamBenchParams = {
+  requests: {
+    streamCounts: [1, 100],
+    totalBytes: 24 * MiB,
+    batchMinBytes: 16 * KiB,
+    batchMaxBytes: 64 * KiB,
+    uploadBytesThreshold: 2 * MiB,
+    // larger than the data: no backpressure, whose small seals would blur the PUT count
+    cacheBytesMax: 32 * MiB,
+    window: 32,
+    seed: 7,
+    objectStore: 'memory',
+    throttled: { streamCounts: [1], totalBytes: 2 * MiB, put: { latencyMs: 1, mbPerSec: 2000 } },
+  },
+  catchup: {
+    totalBytes: 6 * MiB,
+    batchMinBytes: 16 * KiB,
+    batchMaxBytes: 64 * KiB,
+    uploadBytesThreshold: 1 * MiB,
+    cacheBytesMax: 4 * MiB,
+    fetchMaxBytes: 256 * KiB,
+    rounds: 2,
+    seed: 3,
+  },
+  latency: {
+    walBytes: 32 * MiB,
+    cacheBytesMax: 8 * MiB,
+    uploadBytesThreshold: 1 * MiB,
+    single: { recordBytes: 1 * KiB, warmupMs: 20, timeMs: 200 },
+    concurrent: { recordBytes: 16 * KiB, appenders: 4, rounds: 2, blockMs: 60, warmupMs: 20 },
+    maxSamples: 100_000,
+  },
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-stream-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('stream bench (smoke)', () => {
+  it('helpers: seeded sizes, median, bounded window', async () => {
+    const a = batchSizes(10 * MiB, 16 * KiB, 64 * KiB, 5);
+    expect(batchSizes(10 * MiB, 16 * KiB, 64 * KiB, 5)).toEqual(a);
+    expect(a.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(10 * MiB);
+    expect(a.every((s) => s >= 16 * KiB && s <= 64 * KiB && s % KiB === 0)).toBe(true);
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    let inFlight = 0;
+    let peak = 0;
+    await windowed(50, 4, async () => {
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+    });
+    expect(peak).toBe(4);
+  });
+
+  it('the full parameters are those of the issue', () => {
+    expect(FULL_PARAMS.requests.streamCounts).toEqual([1, 100, 1000]);
+    expect(FULL_PARAMS.latency.single.recordBytes).toBe(KiB);
+    expect(FULL_PARAMS.latency.concurrent).toMatchObject({ recordBytes: 16 * KiB, appenders: 16 });
+  });
+
+  it('requests: PUTs per GiB do not grow with the stream count', async () => {
+    const r = await runRequests(TINY.requests);
+    const [one, hundred] = r.cells;
+    expect(one!.error).toBeUndefined();
+    expect(hundred!.error).toBeUndefined();
+    expect(one!.bytes).toBe(hundred!.bytes);
+    // 24 MiB in 2 MiB objects: about 12 PUTs, whatever the number of streams
+    expect(one!.objectStore.put).toBeGreaterThanOrEqual(12);
+    expect(one!.objectStore.put).toBeLessThanOrEqual(13);
+    expect(Math.abs(hundred!.objectStore.put - one!.objectStore.put)).toBeLessThanOrEqual(1);
+    expect(one!.objectStore.putBytes).toBeGreaterThanOrEqual(one!.bytes);
+    expect(one!.objectStore.get).toBe(0);
+    // a commit per object (plus the object id allocation)
+    expect(hundred!.metadata.txn).toBeGreaterThanOrEqual(hundred!.objectStore.put);
+    expect(hundred!.metadata.txn).toBeLessThanOrEqual(3 * hundred!.objectStore.put);
+    expect(hundred!.openTxns).toBeGreaterThanOrEqual(100);
+    expect(r.putGrowth).toBeGreaterThan(0.9);
+    expect(r.putGrowth).toBeLessThan(1.1);
+    expect(r.throttledCells).toHaveLength(1);
+    expect(r.throttledCells[0]!.objectStore.put).toBeGreaterThan(0);
+  }, 20_000);
+
+  it('requests: a cell below the threshold makes one object at flush', async () => {
+    const c = await runRequestsCell(3, { ...TINY.requests, totalBytes: 1 * MiB, objectStore: 'discard' });
+    expect(c.error).toBeUndefined();
+    expect(c.objectStore.put).toBe(1);
+    expect(c.avgObjectBytes).toBeGreaterThan(c.bytes);
+  });
+
+  it('catchup: reads every byte back cold from moto and times raw GETs of the same objects', async () => {
+    const r = await runCatchup(TINY.catchup);
+    expect(r.objects).toBeGreaterThanOrEqual(6);
+    expect(r.objectBytes).toBeGreaterThan(r.dataBytes);
+    expect(r.rounds).toHaveLength(2);
+    expect(r.rounds.map((x) => x.order)).toEqual(['stream-first', 'raw-first']);
+    for (const x of r.rounds) {
+      expect(x.stream.bytes).toBe(r.dataBytes);
+      expect(x.raw.bytes).toBe(r.objectBytes);
+      // cold: at least one tail GET and one data GET per object
+      expect(x.stream.gets).toBeGreaterThanOrEqual(2 * r.objects);
+      expect(x.raw.gets).toBeGreaterThanOrEqual(r.objects);
+      expect(x.stream.mbPerSec).toBeGreaterThan(0);
+    }
+    expect(Number.isFinite(r.ratio) && r.ratio > 0).toBe(true);
+  }, 20_000);
+
+  it('latency: stream.append and wal.append interleaved, and prints a summary', async () => {
+    const l = await runLatency(dir, TINY.latency);
+    for (const c of [l.single, l.concurrent]) {
+      expect(c.bare.samples).toBeGreaterThan(0);
+      expect(c.stream.samples).toBeGreaterThan(0);
+      expect(c.stream.p99Ms).toBeGreaterThanOrEqual(c.stream.p50Ms);
+      expect(Number.isFinite(c.p99Ratio) && c.p99Ratio > 0).toBe(true);
+    }
+    // strictly alternating: as many stream appends as WAL appends
+    expect(l.single.stream.samples).toBe(l.single.bare.samples);
+    expect(l.concurrent.appenders).toBe(4);
+    expect(readdirSync(dir)).toEqual([]);
+    const lines: unknown[] = [];
+    const saved = { log: console.log, table: console.table };
+    console.log = (...a: unknown[]) => lines.push(a);
+    console.table = (...a: unknown[]) => lines.push(a);
+    try {
+      printStreamBench({
+        suite: 'stream',
+        date: '',
+        machine: {},
+        dates: {},
+        latency: {
+          ...l,
+          disk: { dir, device: 'x', fsType: 'x', mountpoint: '/', sizeBytes: 0, availBytes: 0 },
+        },
+      });
+    } finally {
+      Object.assign(console, saved);
+    }
+    expect(lines.length).toBeGreaterThan(1);
+  }, 20_000);
+});
