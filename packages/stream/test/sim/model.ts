@@ -76,6 +76,16 @@ export class StreamModel {
 
   constructor(readonly id: number) {}
 
+  /** A copy with the same batches (the batch objects are shared). */
+  clone(): StreamModel {
+    const c = new StreamModel(this.id);
+    c.epoch = this.epoch;
+    c.startOffset = this.startOffset;
+    c.emptyEnd = this.batches.length > 0 ? this.batches[0]!.baseOffset : this.emptyEnd;
+    for (const b of this.batches) c.add(b);
+    return c;
+  }
+
   /** The offset the next append gets. */
   get endOffset(): number {
     const last = this.batches[this.batches.length - 1];

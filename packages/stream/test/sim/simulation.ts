@@ -143,6 +143,8 @@ interface Incarnation {
   readonly cut: Promise<void>;
   /** Set by a clean close (calls after it are counted as strays). */
   closed: boolean;
+  /** Calls left running (compaction, GC, fetches), settled to their check. */
+  readonly background: Promise<void>[];
 }
 
 const KiB = 1024;
@@ -275,7 +277,11 @@ class Simulation {
       ['trim', this.streamExtras(this.someStreamId()).trim ? 4 : 0],
       ['retention', this.streamExtras(this.someStreamId()).applyRetention ? 3 : 0],
       ['compact', extras.compact ? 4 : 0],
+      ['compactAsync', extras.compact ? 3 : 0],
       ['gc', extras.collectGarbage ? 3 : 0],
+      ['gcAsync', extras.collectGarbage ? 2 : 0],
+      ['fetchAsync', 6],
+      ['burstCrash', 2],
     ]);
     this.count(op);
     try {
@@ -364,7 +370,25 @@ class Simulation {
         return;
       }
       case 'settle':
-        return this.settleAll();
+        await this.settleAll();
+        return this.settleBackground();
+      case 'compactAsync':
+      case 'gcAsync': {
+        const extras = this.storeExtras();
+        const fn = op === 'compactAsync' ? extras.compact : extras.collectGarbage;
+        if (!fn) return;
+        this.log(`${op} started`);
+        this.background(op, fn.call(this.inc.store));
+        return;
+      }
+      case 'fetchAsync':
+        return this.fetchAsync(id);
+      case 'burstCrash': {
+        const n = r.int(1, 6);
+        for (let i = 0; i < n; i++) await this.append(r.chance(0.7) ? id : this.someStreamId());
+        this.armFuse(r.int(1, n + 1), r.pick<CutMode>(['reject', 'hang']));
+        return;
+      }
       case 'fetch':
         return this.fetchCheck(id);
       case 'cursor':
@@ -502,6 +526,52 @@ class Simulation {
     this.checkFetched(m, off, got, `fetch s${id} @${off}`);
   }
 
+  /** Starts a store call that runs on while later operations go on; checked when it settles. */
+  private background(what: string, p: Promise<unknown>, check?: (v: unknown) => void): void {
+    const inc = this.inc;
+    const settled = p.then(
+      (v) => {
+        if (inc !== this.inc || inc.fuse.blown) return;
+        this.log(`  ${what} -> ${JSON.stringify(v)?.slice(0, 200)}`);
+        try {
+          check?.(v);
+        } catch (err) {
+          this.problem(describeError(err));
+        }
+      },
+      (err: unknown) => {
+        if (inc !== this.inc || inc.fuse.blown || err instanceof StoreCrashed) return;
+        if (err instanceof RangeError && what.startsWith('fetchAsync')) {
+          this.log(`  ${what}: RangeError (trimmed meanwhile)`);
+          return;
+        }
+        this.problem(`${what} rejected on a live store: ${describeError(err)}`);
+      },
+    );
+    inc.background.push(settled);
+  }
+
+  /** Waits for the background calls of the current store. */
+  private async settleBackground(): Promise<void> {
+    const list = this.inc.background.splice(0);
+    for (const p of list) await this.call('background call', p);
+  }
+
+  /** A fetch left running; checked against the batches known when it started. */
+  private async fetchAsync(id: number): Promise<void> {
+    const m = this.model(id);
+    const h = await this.handle(id);
+    const end = m.ackedEnd;
+    if (end <= m.startOffset) return;
+    const off = this.rng.int(m.startOffset, end - 1);
+    const frozen = m.clone();
+    const maxBytes = this.randomMaxBytes();
+    const what = `fetchAsync s${id} @${off}`;
+    this.log(`${what} max ${maxBytes} started`);
+    const p = this.fetch(h, off, maxBytes, this.rng.chance(0.5) ? `async-${id}` : undefined);
+    this.background(what, p, (v) => this.checkFetched(frozen, off, v as FetchedBatch[], what));
+  }
+
   /** Advances the stream's sequential reader by one fetch. */
   private async cursorStep(id: number): Promise<void> {
     const m = this.model(id);
@@ -525,7 +595,12 @@ class Simulation {
   }
 
   /** Checks a fetch from `off`: non-empty, first holds `off`, dense, each equal to the model's. */
-  private checkFetched(m: StreamModel, off: number, got: FetchedBatch[], what: string): void {
+  private checkFetched(
+    m: Pick<StreamModel, 'ackedEnd' | 'batchAt'>,
+    off: number,
+    got: FetchedBatch[],
+    what: string,
+  ): void {
     if (got.length === 0) throw new Error(`${what}: empty, but the stream holds offsets up to ${m.ackedEnd}`);
     let next = off;
     for (const [i, b] of got.entries()) {
@@ -897,7 +972,7 @@ class Simulation {
         : undefined;
     if (this.inc?.faulty) this.report.faults += this.inc.faulty.faults;
     const wal = new MemoryWal({ store: this.walStore, capacityBytes: this.cfg.walCapacityBytes });
-    this.inc = { n, fuse, store: undefined, faulty, handles: new Map(), cut, closed: false };
+    this.inc = { n, fuse, store: undefined, faulty, handles: new Map(), cut, closed: false, background: [] };
     const options: StreamStoreOptions & Record<string, unknown> = {
       wal: new CuttableWal(wal, fuse),
       objectStore: new CuttableObjectStore(faulty ?? this.objects, fuse),
@@ -1034,6 +1109,8 @@ class Simulation {
     this.inc.fuse.disarm();
     try {
       await this.settleAll();
+      await this.settleBackground();
+      this.checkProblems();
       for (const id of this.cfg.streamIds) if (this.everOpened(id)) await this.verifyStream(id, 'final');
       await this.cleanRestart();
       const extras = this.storeExtras();
