@@ -39,7 +39,7 @@ export type CutMode = 'reject' | 'hang';
 /** Shared by the wrappers of one store incarnation. */
 export class Fuse {
   private mode: CutMode | undefined;
-  private armed: { at: number; mode: CutMode } | undefined;
+  private armed: { at: number; mode: CutMode; afterEffect: boolean } | undefined;
   /** Calls made (for the trace). */
   calls = 0;
   /** Calls refused or swallowed after the cut. */
@@ -61,10 +61,14 @@ export class Fuse {
     this.onCut?.();
   }
 
-  /** Cuts when the store makes its `calls`-th call from now (before that call has any effect). */
-  armAfter(calls: number, mode: CutMode): void {
+  /**
+   * Cuts when the store makes its `calls`-th call from now: before that call has any effect,
+   * or with `afterEffect` right after it took effect (the answer is lost: a WAL record written
+   * but not acknowledged, a transaction applied but not confirmed).
+   */
+  armAfter(calls: number, mode: CutMode, afterEffect = false): void {
     if (this.mode !== undefined) return;
-    this.armed = { at: this.calls + Math.max(1, calls), mode };
+    this.armed = { at: this.calls + Math.max(1, calls), mode, afterEffect };
   }
 
   /** Forgets an armed cut. */
@@ -74,7 +78,9 @@ export class Fuse {
 
   /** Runs `fn` unless cut; hides its outcome if the cut happens before it settles. */
   guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.armed !== undefined && this.calls + 1 >= this.armed.at) this.cut(this.armed.mode);
+    const armed = this.armed;
+    const fire = armed !== undefined && this.calls + 1 >= armed.at;
+    if (fire && !armed.afterEffect) this.cut(armed.mode);
     if (this.mode !== undefined) return this.refuse(what);
     this.calls++;
     let p: Promise<T>;
@@ -82,6 +88,8 @@ export class Fuse {
       p = fn();
     } catch (err) {
       return Promise.reject(err);
+    } finally {
+      if (fire && armed.afterEffect) this.cut(armed.mode);
     }
     return p.then(
       (v) => (this.mode === undefined ? v : this.refuse(what)),

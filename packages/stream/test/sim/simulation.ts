@@ -801,8 +801,11 @@ class Simulation {
   }
 
   private armFuse(calls: number, mode: CutMode): void {
-    this.log(`CRASH armed: after ${calls} more I/O calls (${mode})`);
-    this.inc.fuse.armAfter(calls, mode);
+    const afterEffect = this.rng.chance(0.5);
+    this.log(
+      `CRASH armed: at the ${calls}th I/O call from now, ${afterEffect ? 'after' : 'before'} it takes effect (${mode})`,
+    );
+    this.inc.fuse.armAfter(calls, mode, afterEffect);
   }
 
   /** The store was cut: halt it, settle what can settle, restart and reconcile the maybes. */
@@ -997,7 +1000,7 @@ class Simulation {
       this.log(
         `start incarnation ${n}${afterCrash ? ' after crash' : ''}, crash armed after ${armAfter} calls`,
       );
-      fuse.armAfter(armAfter, 'reject');
+      fuse.armAfter(armAfter, 'reject', this.rng.chance(0.5));
     } else {
       this.log(`start incarnation ${n}${afterCrash ? ' after crash' : ''}`);
     }
