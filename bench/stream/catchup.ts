@@ -11,7 +11,9 @@
  *  - raw: a fresh store from the same URI GETs every object the writer put, sequentially,
  *    in ranged GETs of `fetchMaxBytes`; MB/s of object bytes.
  * Reported: the median MB/s of each side over the rounds and their ratio (goal >= 0.8),
- * plus GETs and time inside GETs per side, to tell where the stream side loses time.
+ * plus GETs, GET sizes and GETs in flight per side, to tell where the stream side loses
+ * time. The store reads ahead with parallel GETs while the raw side is sequential, so an
+ * extra raw side with `rawConcurrency` GETs in flight shows the server's ceiling.
  */
 
 import { MemoryMetadataStore, openObjectStore, StreamStore } from '../../packages/stream/src/index.ts';
@@ -31,6 +33,11 @@ export interface CatchupParams {
   fetchMaxBytes: number;
   rounds: number;
   seed: number;
+  /**
+   * GETs in flight of an extra raw side (informational: the server's ceiling with
+   * concurrency, for comparison with the store's parallel read-ahead); 0 = not measured.
+   */
+  rawConcurrency: number;
 }
 
 export interface CatchupSide {
@@ -39,8 +46,11 @@ export interface CatchupSide {
   bytes: number;
   gets: number;
   avgGetBytes: number;
-  /** Fraction of the wall time spent waiting in GET calls. */
-  getTimeFraction: number;
+  /** Fraction of the wall time with at least one GET outstanding. */
+  getBusyFraction: number;
+  /** GET time summed / time with a GET outstanding: the mean number of GETs in flight. */
+  avgGetsInFlight: number;
+  getsInFlightMax: number;
   /** fetch calls (stream side) or ranged GETs (raw side). */
   calls: number;
 }
@@ -49,7 +59,10 @@ export interface CatchupRound {
   order: 'stream-first' | 'raw-first';
   stream: CatchupSide;
   raw: CatchupSide;
+  /** stream / raw */
   ratio: number;
+  /** Raw GETs with `rawConcurrency` in flight (when measured). */
+  rawParallel?: CatchupSide;
 }
 
 export interface CatchupResult {
@@ -67,6 +80,9 @@ export interface CatchupResult {
   ratio: number;
   /** The median of the per-round ratios (drift-resistant). */
   medianRoundRatio: number;
+  /** Median MB/s of the parallel raw side and stream / it (informational). */
+  rawParallelMbPerSec?: number;
+  ratioToParallel?: number;
   goal: string;
   met: boolean;
 }
@@ -80,7 +96,9 @@ function side(bytes: number, seconds: number, c: ObjectStoreCounts, calls: numbe
     bytes,
     gets: c.get,
     avgGetBytes: c.get > 0 ? Math.round(c.getBytes / c.get) : 0,
-    getTimeFraction: round(c.getSeconds / seconds),
+    getBusyFraction: round(c.getBusySeconds / seconds),
+    avgGetsInFlight: round(c.getBusySeconds > 0 ? c.getSeconds / c.getBusySeconds : 0, 2),
+    getsInFlightMax: c.getsInFlightMax,
     calls,
   };
 }
@@ -176,19 +194,24 @@ export async function runCatchup(
       }
     };
 
-    const readRaw = async (): Promise<CatchupSide> => {
+    const chunks: { key: string; start: number; end: number }[] = [];
+    for (const [key, size] of objects) {
+      for (let pos = 0; pos < size; pos += p.fetchMaxBytes) {
+        chunks.push({ key, start: pos, end: Math.min(size, pos + p.fetchMaxBytes) });
+      }
+    }
+    const readRaw = async (concurrency: number): Promise<CatchupSide> => {
       const os = new CountingObjectStore(openObjectStore(uri));
       try {
         let bytes = 0;
         let calls = 0;
         const start = process.hrtime.bigint();
-        for (const [key, size] of objects) {
-          for (let pos = 0; pos < size; pos += p.fetchMaxBytes) {
-            const buf = await os.get(key, { start: pos, end: Math.min(size, pos + p.fetchMaxBytes) });
-            bytes += buf.length;
-            calls++;
-          }
-        }
+        await windowed(chunks.length, concurrency, async (i) => {
+          const c = chunks[i]!;
+          const buf = await os.get(c.key, { start: c.start, end: c.end });
+          bytes += buf.length;
+          calls++;
+        });
         const seconds = secondsSince(start);
         if (bytes !== objectBytes) throw new Error(`raw read ${bytes} bytes of ${objectBytes}`);
         return side(bytes, seconds, os.counts, calls);
@@ -204,21 +227,31 @@ export async function runCatchup(
       let raw: CatchupSide;
       if (streamFirst) {
         st = await readStream(r);
-        raw = await readRaw();
+        raw = await readRaw(1);
       } else {
-        raw = await readRaw();
+        raw = await readRaw(1);
         st = await readStream(r);
       }
       const ratio = round(st.mbPerSec / raw.mbPerSec);
-      rounds.push({ order: streamFirst ? 'stream-first' : 'raw-first', stream: st, raw, ratio });
+      const rawParallel = p.rawConcurrency > 0 ? await readRaw(p.rawConcurrency) : undefined;
+      rounds.push({
+        order: streamFirst ? 'stream-first' : 'raw-first',
+        stream: st,
+        raw,
+        ratio,
+        ...(rawParallel ? { rawParallel } : {}),
+      });
       log(
-        `  round ${r + 1}: stream ${st.mbPerSec} MB/s (${st.gets} GETs, ${(st.getTimeFraction * 100).toFixed(0)}% in GET) ` +
-          `vs raw ${raw.mbPerSec} MB/s (${raw.gets} GETs) = ${ratio}`,
+        `  round ${r + 1}: stream ${st.mbPerSec} MB/s (${st.gets} GETs, ${st.avgGetsInFlight} in flight on average, ` +
+          `max ${st.getsInFlightMax}) vs raw ${raw.mbPerSec} MB/s (${raw.gets} GETs) = ${ratio}` +
+          (rawParallel ? `; raw with ${p.rawConcurrency} in flight ${rawParallel.mbPerSec} MB/s` : ''),
       );
     }
     const streamMbPerSec = median(rounds.map((x) => x.stream.mbPerSec));
     const rawMbPerSec = median(rounds.map((x) => x.raw.mbPerSec));
     const ratio = round(streamMbPerSec / rawMbPerSec);
+    const par = rounds.flatMap((x) => (x.rawParallel ? [x.rawParallel.mbPerSec] : []));
+    const rawParallelMbPerSec = par.length > 0 ? median(par) : undefined;
     return {
       params: p,
       server: 'moto_server (127.0.0.1)',
@@ -232,6 +265,9 @@ export async function runCatchup(
       rawMbPerSec,
       ratio,
       medianRoundRatio: round(median(rounds.map((x) => x.ratio))),
+      ...(rawParallelMbPerSec === undefined
+        ? {}
+        : { rawParallelMbPerSec, ratioToParallel: round(streamMbPerSec / rawParallelMbPerSec) }),
       goal: '>= 0.8',
       met: ratio >= 0.8,
     };

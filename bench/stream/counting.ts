@@ -36,6 +36,10 @@ export interface ObjectStoreCounts {
   getBytes: number;
   /** Wall time spent inside get calls, summed (overlapping calls count twice), in seconds. */
   getSeconds: number;
+  /** Wall time with at least one get outstanding, in seconds. */
+  getBusySeconds: number;
+  /** Most gets outstanding at once. */
+  getsInFlightMax: number;
 }
 
 export function newObjectStoreCounts(): ObjectStoreCounts {
@@ -49,6 +53,8 @@ export function newObjectStoreCounts(): ObjectStoreCounts {
     putBytes: 0,
     getBytes: 0,
     getSeconds: 0,
+    getBusySeconds: 0,
+    getsInFlightMax: 0,
   };
 }
 
@@ -62,6 +68,8 @@ export class CountingObjectStore implements ObjectStore {
   counts: ObjectStoreCounts = newObjectStoreCounts();
   /** Sizes of the objects put through this wrapper, by key (last put wins). */
   readonly putSizes = new Map<string, number>();
+  private inFlight = 0;
+  private busySince = 0n;
 
   constructor(readonly inner: ObjectStore) {}
 
@@ -93,10 +101,17 @@ export class CountingObjectStore implements ObjectStore {
     const c = this.counts;
     c.get++;
     const t0 = process.hrtime.bigint();
-    const buf = await this.inner.get(key, options);
-    c.getSeconds += Number(process.hrtime.bigint() - t0) / 1e9;
-    c.getBytes += buf.length;
-    return buf;
+    if (this.inFlight++ === 0) this.busySince = t0;
+    c.getsInFlightMax = Math.max(c.getsInFlightMax, this.inFlight);
+    try {
+      const buf = await this.inner.get(key, options);
+      c.getBytes += buf.length;
+      return buf;
+    } finally {
+      const t1 = process.hrtime.bigint();
+      c.getSeconds += Number(t1 - t0) / 1e9;
+      if (--this.inFlight === 0) c.getBusySeconds += Number(t1 - this.busySince) / 1e9;
+    }
   }
 
   head(key: string): Promise<ObjectInfo> {

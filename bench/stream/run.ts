@@ -54,6 +54,7 @@ export const FULL_PARAMS: StreamBenchParams = {
     fetchMaxBytes: 1 * MiB,
     rounds: 5,
     seed: 2,
+    rawConcurrency: 16,
   },
   latency: {
     walBytes: 512 * MiB,
@@ -155,12 +156,18 @@ export function printStreamBench(r: StreamBenchResult): void {
         order: x.order,
         'stream MB/s': x.stream.mbPerSec,
         'stream GETs': x.stream.gets,
-        'stream in GET': x.stream.getTimeFraction,
+        'stream GETs in flight': x.stream.avgGetsInFlight,
         'raw MB/s': x.raw.mbPerSec,
         'raw GETs': x.raw.gets,
         ratio: x.ratio,
+        [`raw x${c.params.rawConcurrency} MB/s`]: x.rawParallel?.mbPerSec ?? '',
       })),
     );
+    if (c.rawParallelMbPerSec !== undefined)
+      console.log(
+        `raw with ${c.params.rawConcurrency} GETs in flight: median ${c.rawParallelMbPerSec} MB/s ` +
+          `(stream / it = ${c.ratioToParallel})`,
+      );
     console.log(
       `median stream ${c.streamMbPerSec} MB/s / median raw ${c.rawMbPerSec} MB/s = ${c.ratio} ` +
         `(median of round ratios ${c.medianRoundRatio}; goal ${c.goal}: ${c.met ? 'met' : 'MISSED'})`,

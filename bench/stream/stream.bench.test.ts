@@ -10,10 +10,11 @@ import { FULL_PARAMS, printStreamBench, type StreamBenchParams } from './run.ts'
 
 const TINY: StreamBenchParams = {
   requests: {
-    streamCounts: [1, 100],
+    streamCounts: [1, 100, 1000],
     totalBytes: 24 * MiB,
+    // 16 KiB batches: a 2 MiB object then holds 128 streams at 1000 (a commit in parts)
     batchMinBytes: 16 * KiB,
-    batchMaxBytes: 64 * KiB,
+    batchMaxBytes: 16 * KiB,
     uploadBytesThreshold: 2 * MiB,
     // larger than the data: no backpressure, whose small seals would blur the PUT count
     cacheBytesMax: 32 * MiB,
@@ -31,6 +32,7 @@ const TINY: StreamBenchParams = {
     fetchMaxBytes: 256 * KiB,
     rounds: 2,
     seed: 3,
+    rawConcurrency: 4,
   },
   latency: {
     walBytes: 32 * MiB,
@@ -71,10 +73,11 @@ describe('stream bench (smoke)', () => {
 
   it('requests: PUTs per GiB do not grow with the stream count', async () => {
     const r = await runRequests(TINY.requests);
-    const [one, hundred] = r.cells;
-    expect(one!.error).toBeUndefined();
-    expect(hundred!.error).toBeUndefined();
+    const [one, hundred, thousand] = r.cells;
+    for (const c of r.cells) expect(c.error).toBeUndefined();
     expect(one!.bytes).toBe(hundred!.bytes);
+    expect(one!.bytes).toBe(thousand!.bytes);
+    expect(Math.abs(thousand!.objectStore.put - one!.objectStore.put)).toBeLessThanOrEqual(1);
     // 24 MiB in 2 MiB objects: about 12 PUTs, whatever the number of streams
     expect(one!.objectStore.put).toBeGreaterThanOrEqual(12);
     expect(one!.objectStore.put).toBeLessThanOrEqual(13);
@@ -111,7 +114,11 @@ describe('stream bench (smoke)', () => {
       expect(x.stream.gets).toBeGreaterThanOrEqual(2 * r.objects);
       expect(x.raw.gets).toBeGreaterThanOrEqual(r.objects);
       expect(x.stream.mbPerSec).toBeGreaterThan(0);
+      expect(x.raw.getsInFlightMax).toBe(1);
+      expect(x.rawParallel!.bytes).toBe(r.objectBytes);
+      expect(x.rawParallel!.getsInFlightMax).toBeGreaterThan(1);
     }
+    expect(r.ratioToParallel).toBeGreaterThan(0);
     expect(Number.isFinite(r.ratio) && r.ratio > 0).toBe(true);
   }, 20_000);
 
