@@ -91,4 +91,29 @@ fi
 check_node_pkg kafkajs || die "kafkajs not installed (root devDependency)"
 check_node_pkg @platformatic/kafka || die "@platformatic/kafka not installed (root devDependency)"
 log "node clients: kafkajs $(node -p "require('./node_modules/kafkajs/package.json').version"), @platformatic/kafka $(node -p "require('./node_modules/@platformatic/kafka/package.json').version")"
+
+# --- Apache Kafka peer (bench/peer) -----------------------------------------
+# The Apache Kafka broker (kafka_2.13) and its command-line tools (kafka-tools: ProducerPerformance,
+# ConsumerPerformance, TopicCommand) with a log4j2 binding, from Maven Central into tools/.cache/kafka.
+# bench/peer starts a single KRaft node from this classpath as the side-by-side benchmark peer.
+KAFKA_DIR="$ROOT/tools/.cache/kafka"
+KAFKA_POM="$ROOT/tools/kafka/pom.xml"
+KAFKA_STAMP="$KAFKA_DIR/.pom.sha256"
+KAFKA_POM_SUM="$(sha256sum "$KAFKA_POM" | cut -d' ' -f1)"
+if [ -f "$KAFKA_STAMP" ] && [ "$(cat "$KAFKA_STAMP")" = "$KAFKA_POM_SUM" ] \
+  && ls "$KAFKA_DIR"/kafka_2.13-*.jar "$KAFKA_DIR"/kafka-tools-*.jar >/dev/null 2>&1; then
+  log "apache kafka peer jars present: $(basename "$(ls "$KAFKA_DIR"/kafka_2.13-*.jar)")"
+else
+  command -v mvn >/dev/null 2>&1 || die "mvn missing (need Maven to fetch the Apache Kafka peer)"
+  log "resolving Apache Kafka peer jars with Maven"
+  rm -rf "$KAFKA_DIR"
+  mkdir -p "$KAFKA_DIR"
+  mvn -q -B -f "$KAFKA_POM" dependency:copy-dependencies -DoutputDirectory="$KAFKA_DIR" -DincludeScope=runtime \
+    || die "mvn dependency:copy-dependencies failed for tools/kafka/pom.xml"
+  ls "$KAFKA_DIR"/kafka_2.13-*.jar >/dev/null 2>&1 || die "kafka_2.13 jar not found after mvn"
+  ls "$KAFKA_DIR"/kafka-tools-*.jar >/dev/null 2>&1 || die "kafka-tools jar not found after mvn"
+  echo "$KAFKA_POM_SUM" >"$KAFKA_STAMP"
+  log "apache kafka peer jars installed: $(ls "$KAFKA_DIR" | wc -l) jars"
+fi
+java -cp "$KAFKA_DIR/*" kafka.Kafka --version >/dev/null 2>&1 || die "kafka.Kafka --version failed (classpath $KAFKA_DIR)"
 log "all tools ready"
