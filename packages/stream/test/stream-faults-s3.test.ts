@@ -13,6 +13,7 @@ import {
   longOutage,
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
+import { metadataFaults, stalledPastPreparedTimeout } from './faults/scenarios-more.ts';
 import { useS3Server } from './s3-server.ts';
 
 const server = useS3Server('tributary-faults');
@@ -79,4 +80,18 @@ describe('stream faults (moto S3)', () => {
       console.log(`s3 compaction by ${by}: ${JSON.stringify(r)}`);
     });
   }
+
+  it('metadata unavailable before/after txns plus put faults through uploads, compaction and a crash', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await withPrefix('metadata', (s3) => metadataFaults(s3, 83));
+    console.log(`s3 metadata faults: ${JSON.stringify(r)}`);
+  });
+
+  it('an upload stalled past the prepared timeout re-uploads under a new id; the late PUT is removed', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await withPrefix('expired', (s3) => stalledPastPreparedTimeout(s3, 92));
+    console.log(`s3 stalled past timeout: ${JSON.stringify(r)}`);
+  });
 });

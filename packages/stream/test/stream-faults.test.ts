@@ -12,6 +12,7 @@ import {
   longOutage,
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
+import { metadataFaults, stalledPastPreparedTimeout } from './faults/scenarios-more.ts';
 
 afterAll(removeTempDirs);
 
@@ -64,4 +65,20 @@ describe('stream faults (memory object store)', () => {
       console.log(`compaction by ${by}: ${JSON.stringify(r)}`);
     });
   }
+
+  for (const seed of [81, 82]) {
+    it(`metadata unavailable before/after txns plus put faults through uploads, compaction and a crash (seed ${seed})`, {
+      timeout: 60_000,
+    }, async () => {
+      const r = await metadataFaults(new MemoryObjectStore(), seed);
+      console.log(`metadata faults seed ${seed}: ${JSON.stringify(r)}`);
+    });
+  }
+
+  it('an upload stalled past the prepared timeout re-uploads under a new id; the late PUT is removed', {
+    timeout: 60_000,
+  }, async () => {
+    const r = await stalledPastPreparedTimeout(new MemoryObjectStore(), 91);
+    console.log(`stalled past timeout: ${JSON.stringify(r)}`);
+  });
 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileWal, openNodeWalFile } from '@tributary/wal';
 import { EmbeddedMetadataStore } from '../../src/metadata/embedded.ts';
+import type { MetadataStore } from '../../src/metadata/types.ts';
 import type { ObjectStore } from '../../src/object-store/types.ts';
 import { StreamStore, type StreamStoreOptions } from '../../src/stream/store.ts';
 import { Cut, CutMetadata, CutObjectStore, CutWalFile } from './cut.ts';
@@ -38,6 +39,8 @@ export interface ProcOptions {
   objectStore: ObjectStore;
   /** StreamStore options on top of the defaults below. */
   store?: Partial<StreamStoreOptions>;
+  /** Wraps the metadata store inside the cut (e.g. to inject metadata faults). */
+  wrapMetadata?: (m: MetadataStore) => MetadataStore;
 }
 
 /** Store options of every fault-suite process unless overridden. */
@@ -72,7 +75,7 @@ export class Proc {
     const walFile = new CutWalFile(await openNodeWalFile(join(o.dir, 'wal'), WAL_FILE_BYTES), cut);
     const wal = await FileWal.open({ path: join(o.dir, 'wal'), file: walFile, alignBytes: 4096 });
     const metaStore = await EmbeddedMetadataStore.open(join(o.dir, 'meta'));
-    const metadata = new CutMetadata(metaStore, cut);
+    const metadata = new CutMetadata(o.wrapMetadata?.(metaStore) ?? metaStore, cut);
     const objects = new CutObjectStore(o.objectStore, cut);
     beforeStart?.({ cut, metadata, objects });
     let store: StreamStore;
