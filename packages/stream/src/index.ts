@@ -77,5 +77,11 @@ export {
   type StreamStoreOptions,
   type StreamStoreStats,
 } from './stream/store.ts';
-export { type FetchedBatch, type FetchOptions, type RetentionPolicy, Stream } from './stream/stream.ts';
+export {
+  type CommittedRangeInfo,
+  type FetchedBatch,
+  type FetchOptions,
+  type RetentionPolicy,
+  Stream,
+} from './stream/stream.ts';
 export { COMMIT_STREAMS_MAX, type UploaderStats } from './stream/uploader.ts';

@@ -25,6 +25,7 @@ import {
 import { CommittedRanges, ObjectReader, type ObjectReaderStats } from './object-reads.ts';
 import { Mutex, StreamState, withBackoff } from './state.ts';
 import {
+  type CommittedRangeInfo,
   type FetchedBatch,
   type FetchOptions,
   type RetentionPolicy,
@@ -515,6 +516,20 @@ export class StreamStore implements StreamHost {
       }
       state.setRecord(next);
     });
+  }
+
+  /** @internal See {@link Stream.committedRanges}. */
+  rangesOf(state: StreamState): readonly CommittedRangeInfo[] {
+    const start = state.record.startOffset;
+    return this.ranges
+      .list(state.id)
+      .filter((r) => r.endOffset > start && r.endOffset <= state.record.endOffset)
+      .map((r) => ({
+        startOffset: r.startOffset,
+        endOffset: r.endOffset,
+        size: r.size,
+        maxTimestamp: r.maxTimestamp,
+      }));
   }
 
   /** @internal See {@link Stream.applyRetention}. */

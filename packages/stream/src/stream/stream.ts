@@ -21,6 +21,16 @@ export interface FetchOptions {
   readerId?: string;
 }
 
+/** A committed range of a stream (see {@link Stream.committedRanges}). */
+export interface CommittedRangeInfo {
+  readonly startOffset: number;
+  readonly endOffset: number;
+  /** Bytes of the range in its object. */
+  readonly size: number;
+  /** Newest batch timestamp of the range (ms; 0 when unknown). */
+  readonly maxTimestamp: number;
+}
+
 /** What {@link Stream.applyRetention} keeps. */
 export interface RetentionPolicy {
   /** Drop committed ranges whose newest timestamp is older than now minus this (ms). */
@@ -44,6 +54,7 @@ export interface StreamHost {
     options?: FetchOptions,
   ): Promise<FetchedBatch[]>;
   trimStream(state: StreamState, newStartOffset: number): Promise<void>;
+  rangesOf(state: StreamState): readonly CommittedRangeInfo[];
   applyRetention(state: StreamState, policy: RetentionPolicy): Promise<number>;
   flush(): Promise<void>;
 }
@@ -107,6 +118,16 @@ export class Stream {
   async fetch(startOffset: number, maxBytes: number, options?: FetchOptions): Promise<FetchedBatch[]> {
     this.check();
     return this.host.fetchBatches(this.state, startOffset, maxBytes, options);
+  }
+
+  /**
+   * The committed ranges at or above the start offset, in offset order, with their sizes
+   * and newest timestamps: a sparse time index (ranges above `committedOffset` are still
+   * in the log cache and not listed).
+   */
+  committedRanges(): readonly CommittedRangeInfo[] {
+    this.check();
+    return this.host.rangesOf(this.state);
   }
 
   /**
