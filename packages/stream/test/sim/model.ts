@@ -59,8 +59,14 @@ export interface SimBatch {
 
 /** One stream as the simulation expects it. */
 export class StreamModel {
-  /** The epoch the stream was last opened with. */
+  /** The epoch the stream was last opened with (or an open was tried with). */
   epoch = 0;
+  /** Index of the node that owns the stream. */
+  owner = 0;
+  /** The node of the last open attempt (a takeover by another node raises the epoch). */
+  lastNode: number | undefined;
+  /** An open on another node was cut: the stored owner may be either. */
+  ownerUncertain = false;
   /** Offsets below are trimmed. */
   startOffset = 0;
   /**
@@ -80,6 +86,7 @@ export class StreamModel {
   clone(): StreamModel {
     const c = new StreamModel(this.id);
     c.epoch = this.epoch;
+    c.owner = this.owner;
     c.startOffset = this.startOffset;
     c.emptyEnd = this.batches.length > 0 ? this.batches[0]!.baseOffset : this.emptyEnd;
     for (const b of this.batches) c.add(b);

@@ -16,7 +16,7 @@ import { type MemoryObject, MemoryObjectStore } from '../../src/object-store/mem
 import { ObjectStoreError } from '../../src/object-store/types.ts';
 import { FencedError, StreamStoreError } from '../../src/stream/errors.ts';
 import { StreamStore, type StreamStoreOptions } from '../../src/stream/store.ts';
-import type { FetchedBatch, Stream } from '../../src/stream/stream.ts';
+import { type FetchedBatch, Stream } from '../../src/stream/stream.ts';
 import { FaultyObjectStore } from '../../src/testing/faulty-object-store.ts';
 import { VirtualClock } from '../../src/testing/virtual-clock.ts';
 import {
@@ -86,6 +86,8 @@ export class SimFailure extends Error {
 
 /** The random configuration of one run. */
 export interface SimConfig {
+  /** Broker processes (stores) sharing the metadata and object store; each has its own WAL. */
+  nodes: number;
   streamIds: number[];
   cacheBytesMax: number;
   uploadBytesThreshold: number;
@@ -149,7 +151,27 @@ interface Incarnation {
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
-const NODE_ID = 'sim-node';
+
+/** One broker process: its own WAL "disk" and its current store incarnation. */
+interface SimNode {
+  readonly index: number;
+  readonly name: string;
+  readonly walStore: MemoryWalStore;
+  inc: Incarnation;
+}
+
+/** Operations on a whole store (run on a random node). */
+const STORE_OPS = new Set([
+  'flush',
+  'crash',
+  'crashLater',
+  'restart',
+  'advance',
+  'compact',
+  'compactAsync',
+  'gc',
+  'gcAsync',
+]);
 
 /** Runs one seeded simulation; resolves with its report or rejects with a {@link SimFailure}. */
 export async function runSimulation(o: SimOptions): Promise<SimReport> {
@@ -161,7 +183,9 @@ class Simulation {
   private readonly rng: Rng;
   private readonly cfg: SimConfig;
   private readonly clock = new VirtualClock(1_000_000);
-  private readonly walStore: MemoryWalStore = createMemoryWalStore();
+  private readonly nodes: SimNode[] = [];
+  /** The node the current operation works on (`inc` is its store). */
+  private cur = 0;
   private readonly metadata = new MemoryMetadataStore({ leaseCheckIntervalMs: 0 });
   private readonly objectMap = new Map<string, MemoryObject>();
   private readonly objects = new MemoryObjectStore({ name: 'sim', objects: this.objectMap });
@@ -172,12 +196,23 @@ class Simulation {
   private readonly trace: string[] = [];
   private readonly problems: string[] = [];
   private readonly opTimeoutMs: number;
-  private inc!: Incarnation;
   private incarnations = 0;
   private uid = 0;
   private opIndex = -1;
   private readonly report: SimReport;
   private readonly features = new Set<string>();
+
+  private get inc(): Incarnation {
+    return this.nodes[this.cur]!.inc;
+  }
+
+  private set inc(inc: Incarnation) {
+    this.nodes[this.cur]!.inc = inc;
+  }
+
+  private get node(): SimNode {
+    return this.nodes[this.cur]!;
+  }
 
   constructor(private readonly o: SimOptions) {
     this.rng = new Rng(o.seed);
@@ -185,9 +220,11 @@ class Simulation {
     const r = this.rng;
     const cacheBytesMax = r.pick([16 * KiB, 64 * KiB, 512 * KiB, 8 * MiB]);
     const nStreams = r.int(1, 5);
+    const nodeCount = r.chance(0.4) ? 2 : 1;
     const ids = new Set<number>();
     while (ids.size < nStreams) ids.add(r.chance(0.2) ? r.int(1000, 1_000_000) : r.int(0, 9));
     this.cfg = {
+      nodes: nodeCount,
       streamIds: [...ids].sort((a, b) => a - b),
       cacheBytesMax,
       uploadBytesThreshold: r.pick([256, 2 * KiB, 16 * KiB, 256 * KiB]),
@@ -213,7 +250,19 @@ class Simulation {
       this.cfg.uploadIntervalMs = r.pick([2, 20]);
       this.cfg.compactionIntervalMs = r.pick([5, 50]);
     }
-    for (const id of this.cfg.streamIds) this.models.set(id, new StreamModel(id));
+    for (const [i, id] of this.cfg.streamIds.entries()) {
+      const m = new StreamModel(id);
+      m.owner = i % nodeCount;
+      this.models.set(id, m);
+    }
+    for (let i = 0; i < nodeCount; i++) {
+      this.nodes.push({
+        index: i,
+        name: `sim-node-${i}`,
+        walStore: createMemoryWalStore(),
+        inc: undefined as unknown as Incarnation,
+      });
+    }
     this.report = {
       seed: o.seed,
       config: this.cfg,
@@ -234,7 +283,10 @@ class Simulation {
   async run(): Promise<SimReport> {
     const t0 = Date.now();
     try {
-      await this.startIncarnation(false);
+      for (const n of this.nodes) {
+        this.cur = n.index;
+        await this.startIncarnation(false);
+      }
       for (this.opIndex = 0; this.opIndex < this.o.ops; this.opIndex++) {
         if (this.o.sabotage !== undefined && !this.sabotaged && this.opIndex >= this.o.ops / 2) {
           await this.sabotage(this.o.sabotage);
@@ -259,6 +311,9 @@ class Simulation {
 
   private async step(): Promise<void> {
     const r = this.rng;
+    const id = this.someStreamId();
+    // Stream operations run on the stream's owner; store-wide ones on any node.
+    this.cur = this.model(id).owner;
     const extras = this.storeExtras();
     const op = r.weighted<string>([
       ['append', 22],
@@ -274,8 +329,9 @@ class Simulation {
       ['crashLater', 3],
       ['restart', 2],
       ['advance', 8],
-      ['trim', this.streamExtras(this.someStreamId()).trim ? 4 : 0],
-      ['retention', this.streamExtras(this.someStreamId()).applyRetention ? 3 : 0],
+      ['trim', 'trim' in Stream.prototype ? 4 : 0],
+      ['retention', 'applyRetention' in Stream.prototype ? 3 : 0],
+      ['move', this.nodes.length > 1 ? 4 : 0],
       ['compact', extras.compact ? 4 : 0],
       ['compactAsync', extras.compact ? 3 : 0],
       ['gc', extras.collectGarbage ? 3 : 0],
@@ -284,26 +340,27 @@ class Simulation {
       ['burstCrash', 2],
     ]);
     this.count(op);
+    if (STORE_OPS.has(op)) this.cur = r.int(0, this.nodes.length - 1);
     try {
-      await this.runOp(op);
+      await this.runOp(op, id);
     } catch (err) {
-      if (err instanceof StoreCrashed || this.inc.fuse.blown) {
-        await this.recoverFromCrash(`during ${op}`);
-        return;
-      }
-      throw err;
+      if (!(err instanceof StoreCrashed) && !this.nodes.some((n) => n.inc.fuse.blown)) throw err;
     }
-    if (this.inc.fuse.blown) {
-      await this.recoverFromCrash(`after ${op}`);
-      return;
+    let crashed = false;
+    for (const n of this.nodes) {
+      if (!n.inc.fuse.blown) continue;
+      crashed = true;
+      this.cur = n.index;
+      await this.recoverFromCrash(`during/after ${op}`);
     }
+    if (crashed) return;
     if (op === 'compact' || op === 'gc' || r.chance(0.1)) await this.checkMetadata(`after ${op}`);
   }
 
   private async sabotage(kind: 'delete-object' | 'drop-wal-record'): Promise<void> {
     if (kind === 'drop-wal-record') {
       await this.settleAll();
-      const rec = this.walStore.records.pop();
+      const rec = this.node.walStore.records.pop();
       if (rec === undefined) return;
       this.sabotaged = true;
       this.log(`SABOTAGE: dropped the WAL record at ${rec.offset}, then crash`);
@@ -343,14 +400,16 @@ class Simulation {
           `stream ${id} record's committed end ${rec.endOffset} is past the model's end ${m.endOffset}`,
         );
       }
-      if (rec.owner !== NODE_ID) problems.push(`stream ${id} is owned by ${rec.owner}`);
+      const owner = this.nodes[m.owner]!.name;
+      if (!m.ownerUncertain && rec.owner !== owner) {
+        problems.push(`stream ${id} is owned by ${rec.owner}, the model says ${owner}`);
+      }
     }
     if (problems.length > 0) throw new Error(`invariants (${why}): ${problems.join('; ')}`);
   }
 
-  private async runOp(op: string): Promise<void> {
+  private async runOp(op: string, id: number): Promise<void> {
     const r = this.rng;
-    const id = this.someStreamId();
     switch (op) {
       case 'append': {
         const b = await this.append(id);
@@ -361,8 +420,9 @@ class Simulation {
       case 'appendBurst': {
         const n = r.int(2, 8);
         const ids: number[] = [];
+        const mine = this.cfg.streamIds.filter((s) => this.model(s).owner === this.cur);
         for (let i = 0; i < n; i++) {
-          const sid = r.chance(0.5) ? id : this.someStreamId();
+          const sid = r.chance(0.5) ? id : r.pick(mine);
           ids.push(sid);
           await this.append(sid);
         }
@@ -385,7 +445,8 @@ class Simulation {
         return this.fetchAsync(id);
       case 'burstCrash': {
         const n = r.int(1, 6);
-        for (let i = 0; i < n; i++) await this.append(r.chance(0.7) ? id : this.someStreamId());
+        const mine = this.cfg.streamIds.filter((s) => this.model(s).owner === this.cur);
+        for (let i = 0; i < n; i++) await this.append(r.chance(0.7) ? id : r.pick(mine));
         this.armFuse(r.int(1, n + 1), r.pick<CutMode>(['reject', 'hang']));
         return;
       }
@@ -400,6 +461,8 @@ class Simulation {
         return this.flush();
       case 'closeReopen':
         return this.closeReopen(id);
+      case 'move':
+        return this.move(id);
       case 'reopenEpoch':
         return this.reopenEpoch(id);
       case 'crash':
@@ -725,21 +788,63 @@ class Simulation {
 
   // ---- handles, flushes, reopen --------------------------------------------------------------
 
+  /** Verifies every stream opened so far, each on its owner. */
+  private async verifyAll(why: string): Promise<void> {
+    const cur = this.cur;
+    for (const n of this.nodes) {
+      this.cur = n.index;
+      for (const id of this.ownIds()) if (this.everOpened(id)) await this.verifyStream(id, why);
+    }
+    this.cur = cur;
+  }
+
   private async handle(id: number): Promise<Stream> {
+    if (this.model(id).owner !== this.cur) {
+      throw new Error(`sim bug: s${id} used on ${this.node.name}, owned by node ${this.model(id).owner}`);
+    }
     const h = this.inc.handles.get(id);
     if (h !== undefined) return h;
     return this.open(id, this.model(id).epoch);
   }
 
-  private async open(id: number, epoch: number): Promise<Stream> {
+  private async open(id: number, epochWanted: number): Promise<Stream> {
     const m = this.model(id);
-    this.log(`open s${id} epoch ${epoch}`);
-    // Before the call: a crash may hide an open that did store the epoch.
+    // A takeover by another node must raise the epoch.
+    const epoch =
+      m.lastNode !== undefined && m.lastNode !== this.cur ? Math.max(epochWanted, m.epoch + 1) : epochWanted;
+    this.log(`open s${id} epoch ${epoch} on ${this.node.name}`);
+    // Before the call: a crash may hide an open that did store the epoch (and owner).
     m.epoch = Math.max(m.epoch, epoch);
+    if (m.lastNode !== undefined && m.lastNode !== this.cur) m.ownerUncertain = true;
+    m.lastNode = this.cur;
     const h = await this.call(`open s${id}`, this.inc.store!.open(id, epoch));
     this.inc.handles.set(id, h);
+    m.owner = this.cur;
+    m.ownerUncertain = false;
     this.openedOnce.add(id);
     return h;
+  }
+
+  /** Moves a stream to the other node the graceful way: close it here, open it there. */
+  private async move(id: number): Promise<void> {
+    const m = this.model(id);
+    const from = this.cur;
+    const to = (from + 1) % this.nodes.length;
+    await this.settle(id);
+    const h = await this.handle(id);
+    const acked = m.ackedEnd;
+    this.log(`move s${id} from ${this.node.name} to ${this.nodes[to]!.name}`);
+    await this.call(`close s${id}`, h.close());
+    this.inc.handles.delete(id);
+    if (h.committedOffset < acked) {
+      throw new Error(
+        `move: s${id} committedOffset ${h.committedOffset} below ${acked} acknowledged before close`,
+      );
+    }
+    this.cur = to;
+    this.features.add('move');
+    await this.open(id, m.epoch + 1);
+    if (this.rng.chance(0.5)) await this.verifyStream(id, 'moved');
   }
 
   private async flush(): Promise<void> {
@@ -817,6 +922,7 @@ class Simulation {
     this.haltStore(old);
     await settleTurns();
     for (const m of this.models.values()) {
+      if (m.owner !== this.cur) continue;
       for (const b of m.batches) if (b.status === 'pending') b.status = 'maybe';
     }
     for (let attempt = 0; ; attempt++) {
@@ -824,7 +930,7 @@ class Simulation {
       const armed = attempt < 3 && this.rng.chance(0.15) ? this.rng.int(1, 30) : undefined;
       try {
         await this.startIncarnation(true, armed);
-        for (const id of this.cfg.streamIds) this.cursors.delete(id);
+        for (const id of this.ownIds()) this.cursors.delete(id);
         await this.reconcile();
         this.inc.fuse.disarm();
         return;
@@ -858,7 +964,7 @@ class Simulation {
    * prefix may be there, each at the offset it was given.
    */
   private async reconcile(): Promise<void> {
-    for (const id of this.cfg.streamIds) {
+    for (const id of this.ownIds()) {
       const m = this.model(id);
       if (!this.everOpened(id)) continue;
       const h = await this.open(id, m.epoch + this.rng.int(0, 1));
@@ -928,6 +1034,11 @@ class Simulation {
     m.startMax = undefined;
   }
 
+  /** The streams the current node owns (by the model). */
+  private ownIds(): number[] {
+    return this.cfg.streamIds.filter((id) => this.model(id).owner === this.cur);
+  }
+
   private everOpened(id: number): boolean {
     return this.openedOnce.has(id);
   }
@@ -945,7 +1056,7 @@ class Simulation {
     this.report.callsAfterClose += old.fuse.calls - before + old.fuse.refused;
     if (old.fuse.refused > 0)
       this.problemNote(`a closed store made ${old.fuse.refused} I/O calls after close()`);
-    for (const id of this.cfg.streamIds) {
+    for (const id of this.ownIds()) {
       if (!this.everOpened(id)) continue;
       await this.open(id, this.model(id).epoch + this.rng.int(0, 1));
       await this.verifyStream(id, 'after restart');
@@ -956,7 +1067,7 @@ class Simulation {
   private async startIncarnation(afterCrash: boolean, armAfter?: number): Promise<void> {
     const n = ++this.incarnations;
     this.report.incarnations = n;
-    const fuse = new Fuse(`store#${n}`);
+    const fuse = new Fuse(`${this.node.name} store#${n}`);
     let onCut!: () => void;
     const cut = new Promise<void>((resolve) => {
       onCut = resolve;
@@ -974,13 +1085,13 @@ class Simulation {
           })
         : undefined;
     if (this.inc?.faulty) this.report.faults += this.inc.faulty.faults;
-    const wal = new MemoryWal({ store: this.walStore, capacityBytes: this.cfg.walCapacityBytes });
+    const wal = new MemoryWal({ store: this.node.walStore, capacityBytes: this.cfg.walCapacityBytes });
     this.inc = { n, fuse, store: undefined, faulty, handles: new Map(), cut, closed: false, background: [] };
     const options: StreamStoreOptions & Record<string, unknown> = {
       wal: new CuttableWal(wal, fuse),
       objectStore: new CuttableObjectStore(faulty ?? this.objects, fuse),
       metadata: new CuttableMetadata(this.metadata, fuse),
-      nodeId: NODE_ID,
+      nodeId: this.node.name,
       cacheBytesMax: this.cfg.cacheBytesMax,
       uploadBytesThreshold: this.cfg.uploadBytesThreshold,
       clock: this.clock,
@@ -1085,8 +1196,7 @@ class Simulation {
     this.log(`  -> ${JSON.stringify(stats)}`);
     if (this.rng.chance(0.3)) {
       await this.settleAll();
-      for (const id of this.cfg.streamIds)
-        if (this.everOpened(id)) await this.verifyStream(id, 'after compact');
+      await this.verifyAll('after compact');
     }
   }
 
@@ -1108,37 +1218,47 @@ class Simulation {
 
   private async finish(): Promise<void> {
     this.log('FINISH');
-    if (this.inc.fuse.blown) await this.recoverFromCrash('before finish');
-    this.inc.fuse.disarm();
+    for (const n of this.nodes) {
+      this.cur = n.index;
+      if (this.inc.fuse.blown) await this.recoverFromCrash('before finish');
+      this.inc.fuse.disarm();
+    }
+    const window = Math.max(this.cfg.garbageRetentionMs, this.cfg.preparedTimeoutMs) + 1;
     try {
       await this.settleAll();
-      await this.settleBackground();
-      this.checkProblems();
-      for (const id of this.cfg.streamIds) if (this.everOpened(id)) await this.verifyStream(id, 'final');
-      await this.cleanRestart();
-      const extras = this.storeExtras();
-      if (extras.compact) {
-        await this.call('compact', extras.compact.call(this.inc.store));
-        for (const id of this.cfg.streamIds)
-          if (this.everOpened(id)) await this.verifyStream(id, 'final compact');
+      for (const n of this.nodes) {
+        this.cur = n.index;
+        await this.settleBackground();
       }
+      this.checkProblems();
+      for (const n of this.nodes) {
+        this.cur = n.index;
+        for (const id of this.ownIds()) if (this.everOpened(id)) await this.verifyStream(id, 'final');
+        await this.cleanRestart();
+      }
+      for (const n of this.nodes) {
+        this.cur = n.index;
+        const extras = this.storeExtras();
+        if (extras.compact) {
+          await this.call('compact', extras.compact.call(this.inc.store));
+          await this.verifyAll('final compact');
+        }
+      }
+      this.cur = 0;
+      const extras = this.storeExtras();
       if (extras.collectGarbage) {
-        await this.call(
-          'clock.advance',
-          this.clock.advance(Math.max(this.cfg.garbageRetentionMs, this.cfg.preparedTimeoutMs) + 1),
-        );
+        await this.call('clock.advance', this.clock.advance(window));
         await this.call('collectGarbage', extras.collectGarbage.call(this.inc.store));
-        for (const id of this.cfg.streamIds) if (this.everOpened(id)) await this.verifyStream(id, 'final gc');
+        await this.verifyAll('final gc');
         // Everything superseded or abandoned is gone once both windows are over.
-        await this.call(
-          'clock.advance',
-          this.clock.advance(Math.max(this.cfg.garbageRetentionMs, this.cfg.preparedTimeoutMs) + 1),
-        );
+        this.cur = 0;
+        await this.call('clock.advance', this.clock.advance(window));
         await this.call('collectGarbage', extras.collectGarbage.call(this.inc.store));
         const snap = await snapshot(this.metadata, this.objects);
         const leaked = orphans(snap);
-        if (leaked.length > 0)
+        if (leaked.length > 0) {
           throw new Error(`objects named by no record after the final GC: ${leaked.join(', ')}`);
+        }
         const left = [...snap.garbage, ...snap.prepared];
         if (left.length > 0) {
           throw new Error(`garbage/prepared records left after the final GC: ${left.join(', ')}`);
@@ -1148,8 +1268,9 @@ class Simulation {
       await this.checkObjectsExist();
       await this.checkMetadata('final');
     } catch (err) {
-      if (err instanceof StoreCrashed || this.inc.fuse.blown)
+      if (err instanceof StoreCrashed || this.nodes.some((n) => n.inc.fuse.blown)) {
         throw new Error(`store cut during the final checks: ${describeError(err)}`);
+      }
       throw err;
     }
   }
@@ -1178,8 +1299,9 @@ class Simulation {
   }
 
   private async teardown(): Promise<void> {
-    const inc = this.inc as Incarnation | undefined;
-    if (inc !== undefined) {
+    for (const n of this.nodes) {
+      const inc = n.inc as Incarnation | undefined;
+      if (inc === undefined) continue;
       if (inc.faulty) this.report.faults += inc.faulty.faults;
       inc.fuse.cut('reject');
       this.haltStore(inc);
