@@ -13,6 +13,7 @@ import {
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout } from './faults/scenarios-more.ts';
+import { type PowerLossMode, walPowerLoss } from './faults/scenarios-wal.ts';
 
 afterAll(removeTempDirs);
 
@@ -81,4 +82,22 @@ describe('stream faults (memory object store)', () => {
     const r = await stalledPastPreparedTimeout(new MemoryObjectStore(), 91);
     console.log(`stalled past timeout: ${JSON.stringify(r)}`);
   });
+
+  const POWER_LOSS: [number, PowerLossMode][] = [
+    [5000, 'all unsynced writes survive'],
+    [5012, 'all unsynced writes survive'],
+    [5001, 'half the sectors survive, one torn'],
+    [5013, 'half the sectors survive, one torn'],
+    [5028, 'half the sectors survive, one torn'],
+    [5005, 'none survive'],
+    [5017, 'none survive'],
+  ];
+  for (const [seed, mode] of POWER_LOSS) {
+    it(`power loss under the WAL during appends and uploads (${mode}, seed ${seed}): acked batches survive, extras are a true prefix`, {
+      timeout: 30_000,
+    }, async () => {
+      const r = await walPowerLoss(seed, mode);
+      console.log(`power loss ${mode} ${seed}: ${JSON.stringify(r)}`);
+    });
+  }
 });

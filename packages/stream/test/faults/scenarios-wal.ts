@@ -1,0 +1,152 @@
+/**
+ * Power loss under the stream layer: the FileWal runs on the WAL package's FaultyFile (a disk
+ * behind a volatile page cache), appends and uploads run concurrently, and at a seeded moment
+ * the power goes: un-synced writes survive in part, the last one is torn, and object-store and
+ * metadata I/O stop at the same instant. A new store over the crash image must hold every
+ * acknowledged batch, exactly once, and beyond them only batches that were really appended,
+ * in their order, without gaps.
+ */
+import { FileWal } from '@tributary/wal';
+import { type CrashOptions, FaultyFile } from '@tributary/wal/testing';
+import { expect } from 'vitest';
+import { MemoryMetadataStore } from '../../src/metadata/memory.ts';
+import { MemoryObjectStore } from '../../src/object-store/memory.ts';
+import { StreamStore } from '../../src/stream/store.ts';
+import type { Stream } from '../../src/stream/stream.ts';
+import { Cut, CutMetadata, CutObjectStore } from './cut.ts';
+import { DEFAULT_STORE_OPTIONS } from './env.ts';
+import { expectCommittedExactly } from './inspect.ts';
+import { type Acked, Ledger, makeBatch, openAll, readAll, rngOf } from './workload.ts';
+
+const IDS = [1, 2, 3] as const;
+
+function tick(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+const FILE_BYTES = 4 * 1024 * 1024;
+
+/** What a power-loss round found. */
+export interface PowerLossStats {
+  acked: number;
+  attempted: number;
+  /** Unacknowledged batches that survived (and are now part of the streams). */
+  survivedUnacked: number;
+  replayed: number;
+  /** Writes not yet synced at the power loss, and how many of them survived. */
+  unsynced: number;
+  kept: number;
+}
+
+/** What survives of the writes not yet synced. */
+export type PowerLossMode =
+  | 'all unsynced writes survive'
+  | 'half the sectors survive, one torn'
+  | 'none survive';
+
+const CRASH_MODES: Record<PowerLossMode, CrashOptions> = {
+  'all unsynced writes survive': { keepUnsyncedFraction: 1 },
+  'half the sectors survive, one torn': {
+    keepUnsyncedFraction: 0.5,
+    granularity: 'sector',
+    tearAt: 'random',
+    tornFill: 'garbage',
+  },
+  'none survive': { keepUnsyncedFraction: 0 },
+};
+
+/** One power loss at a seeded point of a concurrent append workload, then a restart. */
+export async function walPowerLoss(seed: number, mode: PowerLossMode): Promise<PowerLossStats> {
+  const rng = rngOf(seed);
+  const objects = new MemoryObjectStore();
+  const metadata = new MemoryMetadataStore();
+  try {
+    const file = new FaultyFile({ size: FILE_BYTES, seed, latencyTicksMax: 3, afterCrash: 'hang' });
+    const cut = new Cut();
+    const wal = await FileWal.open({ path: 'faulty', file });
+    const store = await StreamStore.start({
+      ...DEFAULT_STORE_OPTIONS,
+      cacheBytesMax: 128 * 1024,
+      uploadBytesThreshold: 8 * 1024,
+      wal,
+      objectStore: new CutObjectStore(objects, cut),
+      metadata: new CutMetadata(metadata, cut),
+    });
+    const streams = await openAll(store, IDS, 1);
+    const ledger = new Ledger();
+    const attempted = new Map<number, Acked[]>(IDS.map((id) => [id, []]));
+    const crashSeed = { seed };
+    const total = 150 + rng.int(0, 250);
+    const crashOptions: CrashOptions = { ...CRASH_MODES[mode], ...crashSeed };
+    const crashAt = rng.int(20, total - 1);
+    const inflight = new Set<Promise<void>>();
+    let image: Buffer | undefined;
+    for (let i = 0; i < total && image === undefined; i++) {
+      while (inflight.size >= 16 && image === undefined) await Promise.race([...inflight, tick()]);
+      if (image !== undefined) break;
+      const s: Stream = rng.pick(streams);
+      const data = makeBatch(rng, `p-${s.id}-${i}`, 1, 1200);
+      const count = rng.int(1, 4);
+      attempted.get(s.id)!.push({ baseOffset: s.endOffset, count, data });
+      const p = s.append(data, count).then(
+        ({ baseOffset }) => ledger.ack(s.id, { baseOffset, count, data }),
+        () => {},
+      );
+      inflight.add(p);
+      p.finally(() => inflight.delete(p));
+      if (i === crashAt) {
+        // Power loss a seeded number of event-loop turns later (appends keep coming): the
+        // disk keeps what was synced plus, depending on the mode, part of the rest.
+        const turns = rng.int(0, 40);
+        void (async () => {
+          for (let t = 0; t < turns; t++) await new Promise((r) => setImmediate(r));
+          cut.cut();
+          image = file.crash(crashOptions);
+          store.halt();
+        })();
+      }
+    }
+    while (image === undefined) await new Promise((r) => setImmediate(r));
+    await cut.quiesce();
+    await new Promise((r) => setTimeout(r, 10)); // let rejected appends settle
+    const acked = ledger.count;
+
+    const wal2 = await FileWal.open({ path: 'faulty', file: FaultyFile.fromImage(image, { seed }) });
+    const store2 = await StreamStore.start({
+      ...DEFAULT_STORE_OPTIONS,
+      wal: wal2,
+      objectStore: objects,
+      metadata,
+    });
+    let survivedUnacked = 0;
+    try {
+      for (const s of await openAll(store2, IDS, 2)) {
+        const got = await readAll(s);
+        const ackedList = ledger.byStream.get(s.id) ?? [];
+        const tried = attempted.get(s.id)!;
+        // Every acknowledged batch, then only a prefix of the rest of what was appended.
+        expect(got.length).toBeGreaterThanOrEqual(ackedList.length);
+        expect(got.length).toBeLessThanOrEqual(tried.length);
+        const row = (a: Acked) => [a.baseOffset, a.count, a.data.toString('hex')];
+        expect(got.map(row)).toEqual(tried.slice(0, got.length).map(row));
+        survivedUnacked += got.length - ackedList.length;
+        const end = got.length === 0 ? 0 : got[got.length - 1]!.baseOffset + got[got.length - 1]!.count;
+        expect(s.endOffset).toBe(end);
+        expect(s.committedOffset).toBe(end);
+        await expectCommittedExactly(metadata, s.id, end);
+      }
+      return {
+        acked,
+        attempted: [...attempted.values()].reduce((n, l) => n + l.length, 0),
+        survivedUnacked,
+        replayed: store2.recovery.replayed,
+        unsynced: file.lastCrash?.unsynced ?? 0,
+        kept: file.lastCrash?.kept ?? 0,
+      };
+    } finally {
+      await store2.close();
+      await wal2.close();
+    }
+  } finally {
+    await metadata.close();
+  }
+}
