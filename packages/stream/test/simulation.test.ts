@@ -2,7 +2,8 @@
  * The seeded simulation of the stream layer (see test/sim/simulation.ts). Runs SIM_SEEDS seeds
  * (default 20) of SIM_OPS operations (default 300) from SIM_BASE_SEED (default: fixed 1), or
  * the one seed SIM_SEED. A failure names its seed and the tail of its operation trace; replay
- * it with `SIM_SEED=<seed> pnpm exec vitest run packages/stream/test/simulation.test.ts`.
+ * it with `SIM_SEED=<seed> pnpm exec vitest run packages/stream/test/simulation.test.ts`;
+ * SIM_TRACE_TAIL=<lines> shows more of the trace, SIM_TRACE_IO=1 adds every backend call to it.
  */
 import { describe, expect, it } from 'vitest';
 import { runSimulation, SimFailure, type SimReport } from './sim/simulation.ts';
@@ -31,7 +32,14 @@ describe('stream simulation', () => {
       const reports: SimReport[] = [];
       for (const seed of seeds) {
         try {
-          reports.push(await runSimulation({ seed, ops }));
+          reports.push(
+            await runSimulation({
+              seed,
+              ops,
+              traceTail: envInt('SIM_TRACE_TAIL', 60),
+              traceIo: process.env.SIM_TRACE_IO === '1',
+            }),
+          );
         } catch (err) {
           if (!(err instanceof SimFailure)) throw err;
           failures.push(err.message);

@@ -46,6 +46,8 @@ export class Fuse {
   refused = 0;
   /** Called once, at the cut. */
   onCut: (() => void) | undefined;
+  /** Called for every call let through (`what` names it), and with its outcome. */
+  onCall: ((what: string, outcome?: string) => void) | undefined;
 
   constructor(readonly name: string) {}
 
@@ -83,6 +85,7 @@ export class Fuse {
     if (fire && !armed.afterEffect) this.cut(armed.mode);
     if (this.mode !== undefined) return this.refuse(what);
     this.calls++;
+    this.onCall?.(what);
     let p: Promise<T>;
     try {
       p = fn();
@@ -92,8 +95,16 @@ export class Fuse {
       if (fire && armed.afterEffect) this.cut(armed.mode);
     }
     return p.then(
-      (v) => (this.mode === undefined ? v : this.refuse(what)),
-      (e: unknown) => (this.mode === undefined ? Promise.reject(e) : this.refuse(what)),
+      (v) => {
+        if (this.mode !== undefined) return this.refuse(what);
+        this.onCall?.(what, 'ok');
+        return v;
+      },
+      (e: unknown) => {
+        if (this.mode !== undefined) return this.refuse(what);
+        this.onCall?.(what, `failed: ${e instanceof Error ? e.message : String(e)}`);
+        return Promise.reject(e);
+      },
     );
   }
 
@@ -165,7 +176,10 @@ export class CuttableMetadata implements MetadataStore {
     return this.fuse.guard('metadata.range', () => this.inner.range(prefix, options));
   }
   txn(txn: Txn): Promise<TxnResult> {
-    return this.fuse.guard('metadata.txn', () => this.inner.txn(txn));
+    const keys = [...(txn.success ?? [])].map(
+      (op) => `${op.type} ${'key' in op ? op.key : 'prefix' in op ? op.prefix : ''}`,
+    );
+    return this.fuse.guard(`metadata.txn [${keys.join(', ')}]`, () => this.inner.txn(txn));
   }
   put(key: string, value: Buffer, options?: { lease?: LeaseId }): Promise<{ revision: number }> {
     return this.fuse.guard('metadata.put', () => this.inner.put(key, value, options));

@@ -40,6 +40,8 @@ export interface SimOptions {
   opTimeoutMs?: number;
   /** Trace lines kept for the failure message. Default 60. */
   traceTail?: number;
+  /** Log every I/O call of the stores in the trace (for debugging one seed). */
+  traceIo?: boolean;
   /** Allow real-time upload/compaction timers in some runs (default true). */
   background?: boolean;
   /**
@@ -332,6 +334,7 @@ class Simulation {
       ['trim', 'trim' in Stream.prototype ? 4 : 0],
       ['retention', 'applyRetention' in Stream.prototype ? 3 : 0],
       ['move', this.nodes.length > 1 ? 4 : 0],
+      ['failover', this.nodes.length > 1 ? 2 : 0],
       ['compact', extras.compact ? 4 : 0],
       ['compactAsync', extras.compact ? 3 : 0],
       ['gc', extras.collectGarbage ? 3 : 0],
@@ -344,7 +347,7 @@ class Simulation {
     try {
       await this.runOp(op, id);
     } catch (err) {
-      if (!(err instanceof StoreCrashed) && !this.nodes.some((n) => n.inc.fuse.blown)) throw err;
+      if (!(err instanceof StoreCrashed)) throw err;
     }
     let crashed = false;
     for (const n of this.nodes) {
@@ -463,6 +466,8 @@ class Simulation {
         return this.closeReopen(id);
       case 'move':
         return this.move(id);
+      case 'failover':
+        return this.failover(id);
       case 'reopenEpoch':
         return this.reopenEpoch(id);
       case 'crash':
@@ -520,6 +525,7 @@ class Simulation {
     this.report.batchesAppended++;
     this.report.bytesAppended += data.length;
     this.log(`append s${id} uid ${uid} @${batch.baseOffset} count ${count} bytes ${data.length}`);
+    const node = this.node;
     const inc = this.inc;
     const p = (h.append as (b: Buffer, c: number, t?: number) => Promise<{ baseOffset: number }>).call(
       h,
@@ -538,7 +544,7 @@ class Simulation {
         else this.log(`  late ack of uid ${uid} (status ${batch.status})`);
       },
       (err: unknown) => {
-        if (inc.fuse.blown || inc !== this.inc) return; // the store crashed: the batch is a maybe
+        if (inc.fuse.blown || inc !== node.inc) return; // the store crashed: the batch is a maybe
         this.problem(`append uid ${uid} on s${id} rejected on a live store: ${describeError(err)}`);
       },
     );
@@ -591,10 +597,11 @@ class Simulation {
 
   /** Starts a store call that runs on while later operations go on; checked when it settles. */
   private background(what: string, p: Promise<unknown>, check?: (v: unknown) => void): void {
+    const node = this.node;
     const inc = this.inc;
     const settled = p.then(
       (v) => {
-        if (inc !== this.inc || inc.fuse.blown) return;
+        if (inc !== node.inc || inc.fuse.blown) return;
         this.log(`  ${what} -> ${JSON.stringify(v)?.slice(0, 200)}`);
         try {
           check?.(v);
@@ -603,7 +610,7 @@ class Simulation {
         }
       },
       (err: unknown) => {
-        if (inc !== this.inc || inc.fuse.blown || err instanceof StoreCrashed) return;
+        if (inc !== node.inc || inc.fuse.blown || err instanceof StoreCrashed) return;
         if (err instanceof RangeError && what.startsWith('fetchAsync')) {
           this.log(`  ${what}: RangeError (trimmed meanwhile)`);
           return;
@@ -968,7 +975,22 @@ class Simulation {
       const m = this.model(id);
       if (!this.everOpened(id)) continue;
       const h = await this.open(id, m.epoch + this.rng.int(0, 1));
+      await this.reconcileStream(id, h, 'after crash');
+    }
+    await this.checkMetadata('after crash');
+  }
+
+  /** Reads a stream reopened after a crash and settles its maybes (see {@link reconcile}). */
+  private async reconcileStream(id: number, h: Stream, why: string): Promise<void> {
+    const m = this.model(id);
+    {
       this.reconcileStart(m, h);
+      if (h.endOffset < m.startOffset) {
+        throw new Error(
+          `${why}: s${id} starts at ${m.startOffset} but ends at ${h.endOffset} (trimmed past the committed end,` +
+            ' then the uncommitted batches were lost): the next appends would get offsets below the start',
+        );
+      }
       const got = await this.readAll(id, h, m.startOffset);
       let i = 0;
       for (; i < m.batches.length; i++) {
@@ -1013,9 +1035,49 @@ class Simulation {
           `after crash: s${id} endOffset ${h.endOffset}, but its batches end at ${m.endOffset}`,
         );
       }
-      await this.verifyStream(id, 'after crash');
+      await this.verifyStream(id, why);
     }
-    await this.checkMetadata('after crash');
+  }
+
+  /**
+   * An unclean failover: the stream's owner crashes and the other node opens the stream at a
+   * higher epoch before the owner restarts. Batches the owner had acknowledged but not
+   * committed may be lost (they are only in its WAL), everything committed must be there, and
+   * the owner's WAL replay must not bring the stream's old batches back after the takeover.
+   */
+  private async failover(id: number): Promise<void> {
+    const m = this.model(id);
+    const from = this.cur;
+    const to = (from + 1) % this.nodes.length;
+    const mode = this.rng.pick<CutMode>(['reject', 'hang']);
+    this.log(`FAILOVER s${id}: ${this.node.name} crashes (${mode}), ${this.nodes[to]!.name} takes over`);
+    this.inc.fuse.cut(mode);
+    this.haltStore(this.inc);
+    await settleTurns();
+    for (const mm of this.models.values()) {
+      if (mm.owner !== from) continue;
+      for (const b of mm.batches) if (b.status === 'pending') b.status = 'maybe';
+    }
+    const kv = await this.metadata.get(`streams/${id}`);
+    const committed =
+      kv === undefined ? 0 : (JSON.parse(kv.value.toString('utf8')) as { endOffset: number }).endOffset;
+    let demoted = 0;
+    for (const b of m.batches) {
+      if (b.baseOffset >= committed && b.status === 'acked') {
+        b.status = 'maybe';
+        demoted++;
+      }
+    }
+    this.log(`  s${id} committed end ${committed}: ${demoted} acknowledged batches may be lost`);
+    this.cur = to;
+    const h = await this.open(id, m.epoch + 1);
+    await this.reconcileStream(id, h, 'after failover');
+    this.features.add('failover');
+    this.cur = from;
+    await this.recoverFromCrash('failover');
+    this.cur = to;
+    await this.verifyStream(id, 'after the old owner restarted');
+    await this.checkMetadata('after failover');
   }
 
   /** A trim or retention cut by the crash may or may not have moved the start. */
@@ -1073,6 +1135,10 @@ class Simulation {
       onCut = resolve;
     });
     fuse.onCut = onCut;
+    if (this.o.traceIo) {
+      fuse.onCall = (what, outcome) =>
+        this.log(`    io ${fuse.name}: ${what}${outcome ? ` -> ${outcome}` : ''}`);
+    }
     const faulty =
       this.cfg.faultRate > 0
         ? new FaultyObjectStore(this.objects, {
