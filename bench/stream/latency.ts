@@ -20,7 +20,8 @@ import { randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryMetadataStore, type Stream, StreamStore } from '../../packages/stream/src/index.ts';
-import { FileWal, type WriteAheadLog } from '../../packages/wal/src/index.ts';
+import { FileWal, openNodeWalFile, type WriteAheadLog } from '../../packages/wal/src/index.ts';
+import { countingOpener, type IoCounters, newCounters } from '../wal/cells.ts';
 import { LatencyRecorder, type LatencySummary } from '../wal/stats.ts';
 import { round } from './common.ts';
 import { DiscardingObjectStore } from './counting.ts';
@@ -37,11 +38,26 @@ export interface LatencyParams {
   maxSamples: number;
 }
 
+/** WAL file I/O of one side during its measured appends (from a counting WalFile). */
+export interface WalIo {
+  /** Group writes into the data area (one per group commit). */
+  groups: number;
+  datasyncs: number;
+  /** Superblock writes (trims make the new trim point durable). */
+  superblockWrites: number;
+  avgGroupKiB: number;
+  avgAppendsPerGroup: number;
+  /** Fraction of the measured time with a write or fdatasync outstanding. */
+  ioBusyFraction: number;
+}
+
+export type SideSummary = LatencySummary & { mbPerSec: number; io: WalIo };
+
 export interface LatencyCell {
   recordBytes: number;
   appenders: number;
-  bare: LatencySummary & { mbPerSec: number };
-  stream: LatencySummary & { mbPerSec: number };
+  bare: SideSummary;
+  stream: SideSummary;
   /** stream / bare */
   p50Ratio: number;
   p99Ratio: number;
@@ -56,7 +72,44 @@ export interface LatencyResult {
 const now = () => process.hrtime.bigint();
 const ms = (n: number) => BigInt(Math.round(n * 1e6));
 
-function summary(rec: LatencyRecorder, bytes: number, ns: bigint): LatencySummary & { mbPerSec: number } {
+function diff(a: IoCounters, b: IoCounters): IoCounters {
+  return {
+    dataWrites: a.dataWrites - b.dataWrites,
+    dataBytes: a.dataBytes - b.dataBytes,
+    superblockWrites: a.superblockWrites - b.superblockWrites,
+    datasyncs: a.datasyncs - b.datasyncs,
+    ioBusyNs: a.ioBusyNs - b.ioBusyNs,
+  };
+}
+
+function addTo(sum: IoCounters, d: IoCounters): void {
+  sum.dataWrites += d.dataWrites;
+  sum.dataBytes += d.dataBytes;
+  sum.superblockWrites += d.superblockWrites;
+  sum.datasyncs += d.datasyncs;
+  sum.ioBusyNs += d.ioBusyNs;
+}
+
+function walIo(io: IoCounters, appends: number, ns: bigint): WalIo {
+  return {
+    groups: io.dataWrites,
+    datasyncs: io.datasyncs,
+    superblockWrites: io.superblockWrites,
+    avgGroupKiB: round(io.dataWrites > 0 ? io.dataBytes / io.dataWrites / 1024 : 0, 1),
+    avgAppendsPerGroup: round(io.dataWrites > 0 ? appends / io.dataWrites : 0, 2),
+    ioBusyFraction: round(io.ioBusyNs / Number(ns)),
+  };
+}
+
+function summary(
+  rec: LatencyRecorder,
+  bytes: number,
+  ns: bigint,
+  io: IoCounters,
+  appends: number,
+  /** Time the I/O busy fraction is of (default `ns`). */
+  ioNs: bigint = ns,
+): SideSummary {
   const s = rec.summary();
   const r = (v: number) => round(v, 4);
   return {
@@ -67,6 +120,7 @@ function summary(rec: LatencyRecorder, bytes: number, ns: bigint): LatencySummar
     p999Ms: r(s.p999Ms),
     maxMs: r(s.maxMs),
     mbPerSec: round(bytes / (Number(ns) / 1e9) / 1e6, 1),
+    io: walIo(io, appends, ioNs),
   };
 }
 
@@ -75,12 +129,7 @@ async function trimBare(wal: WriteAheadLog, upTo: number): Promise<void> {
   if (wal.usedBytes >= wal.capacityBytes / 4) await wal.trim(upTo);
 }
 
-function cell(
-  recordBytes: number,
-  appenders: number,
-  bare: LatencyCell['bare'],
-  stream: LatencyCell['stream'],
-): LatencyCell {
+function cell(recordBytes: number, appenders: number, bare: SideSummary, stream: SideSummary): LatencyCell {
   return {
     recordBytes,
     appenders,
@@ -91,7 +140,18 @@ function cell(
   };
 }
 
-async function runSingle(bare: WriteAheadLog, stream: Stream, p: LatencyParams): Promise<LatencyCell> {
+/** The two WALs' counting wrappers. */
+interface Io {
+  bare: IoCounters;
+  stream: IoCounters;
+}
+
+async function runSingle(
+  bare: WriteAheadLog,
+  stream: Stream,
+  io: Io,
+  p: LatencyParams,
+): Promise<LatencyCell> {
   const { recordBytes, warmupMs, timeMs } = p.single;
   const data = randomFillSync(Buffer.alloc(recordBytes));
   const meta = randomFillSync(Buffer.alloc(STREAM_WAL_META_BYTES));
@@ -103,8 +163,14 @@ async function runSingle(bare: WriteAheadLog, stream: Stream, p: LatencyParams):
   const start = now();
   const measureFrom = start + ms(warmupMs);
   const end = measureFrom + ms(timeMs);
+  let io0: Io | undefined;
+  let t0 = 0n;
   for (let t = start; t < end && !streamRec.full; ) {
     const a = now();
+    if (io0 === undefined && a >= measureFrom) {
+      io0 = { bare: { ...io.bare }, stream: { ...io.stream } };
+      t0 = a;
+    }
     const r = await bare.append(data, meta);
     const b = now();
     await stream.append(data, 1);
@@ -119,11 +185,14 @@ async function runSingle(bare: WriteAheadLog, stream: Stream, p: LatencyParams):
     await trimBare(bare, r.nextOffset);
     t = now();
   }
+  // I/O over the whole measured window (the ops alternate; busy fractions are of the window)
+  const window = now() - t0;
+  const start0 = io0 ?? io;
   return cell(
     recordBytes,
     1,
-    summary(bareRec, pairs * recordBytes, bareNs),
-    summary(streamRec, pairs * recordBytes, streamNs),
+    summary(bareRec, pairs * recordBytes, bareNs, diff(io.bare, start0.bare), pairs, window),
+    summary(streamRec, pairs * recordBytes, streamNs, diff(io.stream, start0.stream), pairs, window),
   );
 }
 
@@ -153,6 +222,7 @@ async function runConcurrent(
   bare: WriteAheadLog,
   store: StreamStore,
   streams: Stream[],
+  io: Io,
   p: LatencyParams,
 ): Promise<LatencyCell> {
   const { recordBytes, appenders, rounds, blockMs, warmupMs } = p.concurrent;
@@ -173,13 +243,19 @@ async function runConcurrent(
     }
   };
   const streamAppend = (i: number) => streams[i]!.append(data, 1);
+  const bareIo = newCounters();
+  const streamIo = newCounters();
   const bareBlock = async (rec: LatencyRecorder | undefined, ms: number) => {
+    const before = { ...io.bare };
     const r = await closedLoop(appenders, ms, rec, bareAppend);
+    if (rec !== undefined) addTo(bareIo, diff(io.bare, before));
     await trimming;
     return r;
   };
   const streamBlock = async (rec: LatencyRecorder | undefined, ms: number) => {
+    const before = { ...io.stream };
     const r = await closedLoop(appenders, ms, rec, streamAppend);
+    if (rec !== undefined) addTo(streamIo, diff(io.stream, before));
     await store.flush();
     return r;
   };
@@ -208,13 +284,19 @@ async function runConcurrent(
   return cell(
     recordBytes,
     appenders,
-    summary(bareRec, bareAppends * recordBytes, bareNs),
-    summary(streamRec, streamAppends * recordBytes, streamNs),
+    summary(bareRec, bareAppends * recordBytes, bareNs, bareIo, bareAppends),
+    summary(streamRec, streamAppends * recordBytes, streamNs, streamIo, streamAppends),
   );
 }
 
-async function openWal(path: string, sizeBytes: number): Promise<FileWal> {
-  const wal = await FileWal.open({ path, sizeBytes });
+/** A FileWal (default options) whose file I/O is counted into `io`. */
+function openCounted(path: string, sizeBytes: number, io: IoCounters): Promise<FileWal> {
+  // the two superblock slots take the first 2 × 4096 bytes (FileWal's default alignment)
+  return FileWal.open({ path, sizeBytes, opener: countingOpener(openNodeWalFile, io, 2 * 4096) });
+}
+
+async function openWal(path: string, sizeBytes: number, io: IoCounters): Promise<FileWal> {
+  const wal = await openCounted(path, sizeBytes, io);
   for await (const _ of wal.recover()) {
     // fresh file: nothing to recover
   }
@@ -230,8 +312,9 @@ export async function runLatency(
   mkdirSync(dir, { recursive: true });
   const work = mkdtempSync(join(dir, 'run-'));
   try {
-    const bare = await openWal(join(work, 'bare.wal'), p.walBytes);
-    const streamWal = await FileWal.open({ path: join(work, 'stream.wal'), sizeBytes: p.walBytes });
+    const io: Io = { bare: newCounters(), stream: newCounters() };
+    const bare = await openWal(join(work, 'bare.wal'), p.walBytes, io.bare);
+    const streamWal = await openCounted(join(work, 'stream.wal'), p.walBytes, io.stream);
     const metadata = new MemoryMetadataStore();
     try {
       const store = await StreamStore.start({
@@ -246,13 +329,13 @@ export async function runLatency(
         const streams: Stream[] = [];
         for (let i = 0; i < Math.max(1, p.concurrent.appenders); i++)
           streams.push(await store.open(i + 1, 1));
-        const single = await runSingle(bare, streams[0]!, p);
+        const single = await runSingle(bare, streams[0]!, io, p);
         log(
           `  1 x ${p.single.recordBytes} B: stream p50/p99 ${single.stream.p50Ms}/${single.stream.p99Ms} ms ` +
             `vs WAL ${single.bare.p50Ms}/${single.bare.p99Ms} ms (p99 ratio ${single.p99Ratio})`,
         );
         await store.flush();
-        const concurrent = await runConcurrent(bare, store, streams, p);
+        const concurrent = await runConcurrent(bare, store, streams, io, p);
         log(
           `  ${p.concurrent.appenders} x ${p.concurrent.recordBytes} B: stream p50/p99 ${concurrent.stream.p50Ms}/` +
             `${concurrent.stream.p99Ms} ms vs WAL ${concurrent.bare.p50Ms}/${concurrent.bare.p99Ms} ms ` +

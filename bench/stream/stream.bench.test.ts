@@ -129,6 +129,12 @@ describe('stream bench (smoke)', () => {
       expect(c.stream.samples).toBeGreaterThan(0);
       expect(c.stream.p99Ms).toBeGreaterThanOrEqual(c.stream.p50Ms);
       expect(Number.isFinite(c.p99Ratio) && c.p99Ratio > 0).toBe(true);
+      for (const side of [c.bare, c.stream]) {
+        // group commit: a group write and at least one fdatasync per group
+        expect(side.io.groups).toBeGreaterThan(0);
+        expect(side.io.datasyncs).toBeGreaterThanOrEqual(side.io.groups);
+        expect(side.io.avgAppendsPerGroup).toBeGreaterThanOrEqual(1);
+      }
     }
     // strictly alternating: as many stream appends as WAL appends
     expect(l.single.stream.samples).toBe(l.single.bare.samples);
