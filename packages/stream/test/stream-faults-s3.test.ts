@@ -14,6 +14,7 @@ import {
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout } from './faults/scenarios-more.ts';
+import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { useS3Server } from './s3-server.ts';
 
 const server = useS3Server('tributary-faults');
@@ -93,5 +94,12 @@ describe('stream faults (moto S3)', () => {
   }, async () => {
     const r = await withPrefix('expired', (s3) => stalledPastPreparedTimeout(s3, 92));
     console.log(`s3 stalled past timeout: ${JSON.stringify(r)}`);
+  });
+
+  it('trims, time and size retention, compaction and a crash under object and metadata faults', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await withPrefix('trims', (s3) => trimsUnderFaults(s3, 6002));
+    console.log(`s3 trims: ${JSON.stringify(r)}`);
   });
 });

@@ -13,6 +13,7 @@ import {
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout } from './faults/scenarios-more.ts';
+import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { type PowerLossMode, walPowerLoss } from './faults/scenarios-wal.ts';
 
 afterAll(removeTempDirs);
@@ -98,6 +99,15 @@ describe('stream faults (memory object store)', () => {
     }, async () => {
       const r = await walPowerLoss(seed, mode);
       console.log(`power loss ${mode} ${seed}: ${JSON.stringify(r)}`);
+    });
+  }
+
+  for (const seed of [6000, 6001]) {
+    it(`trims, time and size retention, compaction and a crash under object and metadata faults (seed ${seed})`, {
+      timeout: 60_000,
+    }, async () => {
+      const r = await trimsUnderFaults(new MemoryObjectStore(), seed);
+      console.log(`trims ${seed}: ${JSON.stringify(r)}`);
     });
   }
 });
