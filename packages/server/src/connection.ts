@@ -108,6 +108,11 @@ export class Connection {
     return this.framer.bufferedBytes + this.socket.readableLength;
   }
 
+  /** Response bytes written to the socket and not yet taken by the kernel. */
+  get writeBufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
   /** Stops reading requests; the ones in flight are answered, then the socket is ended. */
   beginClose(): void {
     if (this.closed || this.draining) return;

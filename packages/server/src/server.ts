@@ -210,10 +210,12 @@ class ServerHost implements ConnectionHost {
     let inFlightBytes = 0;
     let bufferedBytes = 0;
     let pausedConnections = 0;
+    let writeBufferedBytes = 0;
     for (const c of this.connections) {
       inFlight += c.inFlight;
       inFlightBytes += c.inFlightBytes;
       bufferedBytes += c.bufferedBytes;
+      writeBufferedBytes += c.writeBufferedBytes;
       if (c.paused) pausedConnections++;
     }
     return {
@@ -226,6 +228,7 @@ class ServerHost implements ConnectionHost {
       inFlightBytes,
       bufferedBytes,
       pausedConnections,
+      writeBufferedBytes,
       handlerErrors: this.counters.handlerErrors,
       bytesIn: this.counters.bytesIn,
       bytesOut: this.counters.bytesOut,

@@ -111,6 +111,8 @@ export interface KafkaServerStats {
   bufferedBytes: number;
   /** Connections whose socket reading is paused by backpressure right now. */
   pausedConnections: number;
+  /** Response bytes queued in sockets' write buffers (not yet taken by the kernel), over all connections. */
+  writeBufferedBytes: number;
   /** Handler calls that threw or rejected (answered UNKNOWN_SERVER_ERROR). */
   handlerErrors: number;
   bytesIn: number;
