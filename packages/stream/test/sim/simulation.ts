@@ -12,6 +12,7 @@
  */
 import { createMemoryWalStore, MemoryWal, type MemoryWalStore } from '@tributary/wal';
 import { MemoryMetadataStore } from '../../src/metadata/memory.ts';
+import { MetadataError } from '../../src/metadata/types.ts';
 import { type MemoryObject, MemoryObjectStore } from '../../src/object-store/memory.ts';
 import { ObjectStoreError } from '../../src/object-store/types.ts';
 import { FencedError, StreamStoreError } from '../../src/stream/errors.ts';
@@ -27,6 +28,7 @@ import {
   CuttableWal,
   Fuse,
 } from './cuttable.ts';
+import { FaultyMetadata } from './faulty-metadata.ts';
 import { checkSnapshot, orphans, snapshot } from './invariants.ts';
 import { describePayload, HEADER_BYTES, makePayload, type SimBatch, StreamModel } from './model.ts';
 import { Rng } from './rng.ts';
@@ -40,6 +42,8 @@ export interface SimOptions {
   opTimeoutMs?: number;
   /** Trace lines kept for the failure message. Default 60. */
   traceTail?: number;
+  /** Allow injected metadata faults in some runs (default true). */
+  metadataFaults?: boolean;
   /** Log every I/O call of the stores in the trace (for debugging one seed). */
   traceIo?: boolean;
   /** Allow real-time upload/compaction timers in some runs (default true). */
@@ -68,6 +72,12 @@ export interface SimReport {
   maybeLost: number;
   /** Faults the FaultyObjectStores injected. */
   faults: number;
+  /**
+   * Calls the simulation (as a client) retried because the store let a transient
+   * MetadataError('unavailable') through, by call (`fetch`, `open`, `StreamStore.start`).
+   */
+  clientRetries: number;
+  clientRetriesBy: Record<string, number>;
   /** Calls of a cleanly closed store that came after its close (should be 0). */
   callsAfterClose: number;
   /** Optional store features this run used (detected at run time). */
@@ -97,6 +107,11 @@ export interface SimConfig {
   blockCacheBytes: number | undefined;
   /** Per-call probability of a retriable object-store fault. */
   faultRate: number;
+  /**
+   * Per-call probability of a MetadataError('unavailable'): half before the call has an
+   * effect, half (writes) after it applied.
+   */
+  metaFaultRate: number;
   /** Largest batch body (bytes after the header). */
   bodyBytesMax: number;
   garbageRetentionMs: number;
@@ -183,6 +198,8 @@ export async function runSimulation(o: SimOptions): Promise<SimReport> {
 
 class Simulation {
   private readonly rng: Rng;
+  /** Random choices of features added after seeds were published (keeps `rng`'s sequence). */
+  private readonly rng2: Rng;
   private readonly cfg: SimConfig;
   private readonly clock = new VirtualClock(1_000_000);
   private readonly nodes: SimNode[] = [];
@@ -218,6 +235,7 @@ class Simulation {
 
   constructor(private readonly o: SimOptions) {
     this.rng = new Rng(o.seed);
+    this.rng2 = new Rng((o.seed ^ 0x9e3779b9) >>> 0);
     this.opTimeoutMs = o.opTimeoutMs ?? 20_000;
     const r = this.rng;
     const cacheBytesMax = r.pick([16 * KiB, 64 * KiB, 512 * KiB, 8 * MiB]);
@@ -233,6 +251,7 @@ class Simulation {
       blockBytesTarget: r.pick([undefined, 512, 4 * KiB]),
       blockCacheBytes: r.pick([undefined, 1 * KiB, 64 * KiB]),
       faultRate: r.pick([0, 0, 0.02, 0.05]),
+      metaFaultRate: 0,
       bodyBytesMax: Math.min(Math.floor(cacheBytesMax / 4) - HEADER_BYTES, r.pick([200, 2 * KiB, 20 * KiB])),
       garbageRetentionMs: r.pick([1_000, 60_000]),
       preparedTimeoutMs: r.pick([5_000, 120_000]),
@@ -248,6 +267,9 @@ class Simulation {
       uploadIntervalMs: undefined,
       compactionIntervalMs: undefined,
     };
+    // Later additions draw from their own generator, so seeds found before them still replay.
+    if (o.metadataFaults !== false && this.rng2.chance(0.3))
+      this.cfg.metaFaultRate = this.rng2.pick([0.01, 0.04]);
     if (o.background !== false && r.chance(0.25)) {
       this.cfg.uploadIntervalMs = r.pick([2, 20]);
       this.cfg.compactionIntervalMs = r.pick([5, 50]);
@@ -277,6 +299,8 @@ class Simulation {
       maybeLost: 0,
       faults: 0,
       callsAfterClose: 0,
+      clientRetries: 0,
+      clientRetriesBy: {},
       features: [],
       elapsedMs: 0,
     };
@@ -772,6 +796,10 @@ class Simulation {
       } catch (err) {
         // Reads are not retried by the store: a client retries retriable object-store errors.
         if (err instanceof ObjectStoreError && err.kind === 'retriable' && attempt < 20) continue;
+        if (isMetadataUnavailable(err) && attempt < 20) {
+          this.clientRetry(`fetch s${h.id}`, err);
+          continue;
+        }
         throw err;
       }
     }
@@ -824,7 +852,7 @@ class Simulation {
     m.epoch = Math.max(m.epoch, epoch);
     if (m.lastNode !== undefined && m.lastNode !== this.cur) m.ownerUncertain = true;
     m.lastNode = this.cur;
-    const h = await this.call(`open s${id}`, this.inc.store!.open(id, epoch));
+    const h = await this.clientRetries(`open s${id}`, () => this.inc.store!.open(id, epoch));
     this.inc.handles.set(id, h);
     m.owner = this.cur;
     m.ownerUncertain = false;
@@ -1151,12 +1179,19 @@ class Simulation {
           })
         : undefined;
     if (this.inc?.faulty) this.report.faults += this.inc.faulty.faults;
+    const metadata =
+      this.cfg.metaFaultRate > 0
+        ? new FaultyMetadata(this.metadata, new Rng(this.rng2.uint32()), {
+            before: this.cfg.metaFaultRate / 2,
+            after: this.cfg.metaFaultRate / 2,
+          })
+        : this.metadata;
     const wal = new MemoryWal({ store: this.node.walStore, capacityBytes: this.cfg.walCapacityBytes });
     this.inc = { n, fuse, store: undefined, faulty, handles: new Map(), cut, closed: false, background: [] };
     const options: StreamStoreOptions & Record<string, unknown> = {
       wal: new CuttableWal(wal, fuse),
       objectStore: new CuttableObjectStore(faulty ?? this.objects, fuse),
-      metadata: new CuttableMetadata(this.metadata, fuse),
+      metadata: new CuttableMetadata(metadata, fuse),
       nodeId: this.node.name,
       cacheBytesMax: this.cfg.cacheBytesMax,
       uploadBytesThreshold: this.cfg.uploadBytesThreshold,
@@ -1181,7 +1216,7 @@ class Simulation {
     } else {
       this.log(`start incarnation ${n}${afterCrash ? ' after crash' : ''}`);
     }
-    const store = await this.call('StreamStore.start', StreamStore.start(options));
+    const store = await this.clientRetries('StreamStore.start', () => StreamStore.start(options));
     this.inc.store = store;
     this.log(`  recovery ${JSON.stringify(store.recovery)}`);
   }
@@ -1379,6 +1414,28 @@ class Simulation {
   // ---- plumbing ------------------------------------------------------------------------------
 
   /**
+   * A store call that a client retries on MetadataError('unavailable') (the store lets some of
+   * those through; each retry is counted and traced).
+   */
+  private async clientRetries<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.call(what, fn());
+      } catch (err) {
+        if (!isMetadataUnavailable(err) || attempt >= 20) throw err;
+        this.clientRetry(what, err);
+      }
+    }
+  }
+
+  private clientRetry(what: string, err: unknown): void {
+    this.report.clientRetries++;
+    const where = what.split(' ')[0]!;
+    this.report.clientRetriesBy[where] = (this.report.clientRetriesBy[where] ?? 0) + 1;
+    this.log(`  client retry of ${what}: ${describeError(err)}`);
+  }
+
+  /**
    * Awaits a store call: throws {@link StoreCrashed} once the store is cut (the call may never
    * settle then) and fails the run when the call takes longer than the hang bound.
    */
@@ -1501,6 +1558,10 @@ class Simulation {
       this.o.seed,
     );
   }
+}
+
+function isMetadataUnavailable(err: unknown): boolean {
+  return err instanceof MetadataError && err.kind === 'unavailable';
 }
 
 function describeError(err: unknown): string {
