@@ -441,7 +441,7 @@ class Simulation {
       case 'append': {
         const b = await this.append(id);
         await this.call('append settle', b.settled!);
-        if (b.status !== 'acked') throw new Error(`append of uid ${b.uid} settled without ack`);
+        this.checkAcked(b, id);
         return;
       }
       case 'appendBurst': {
@@ -581,8 +581,16 @@ class Simulation {
     for (const b of m.unacked) {
       if (b.status === 'maybe') continue;
       await this.call(`settle uid ${b.uid}`, b.settled!);
-      if (b.status !== 'acked') throw new Error(`append of uid ${b.uid} on s${id} settled without ack`);
+      this.checkAcked(b, id);
     }
+  }
+
+  /** A settled append must be acknowledged, unless its store crashed meanwhile. */
+  private checkAcked(b: SimBatch, id: number): void {
+    if (b.status === 'acked') return;
+    const node = this.nodes[this.model(id).owner]!;
+    if (node.inc.fuse.blown) throw new StoreCrashed(`append of uid ${b.uid} on s${id}: store cut`);
+    throw new Error(`append of uid ${b.uid} on s${id} settled without ack`);
   }
 
   private async settleAll(): Promise<void> {
