@@ -13,7 +13,7 @@ import {
   longOutage,
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
-import { metadataFaults, stalledPastPreparedTimeout } from './faults/scenarios-more.ts';
+import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { useS3Server } from './s3-server.ts';
 
@@ -35,6 +35,7 @@ const CRASH_POINTS: CrashPoint[] = [
   'upload: after commit, before WAL trim',
   'compaction: after put, before commit',
   'compaction: after commit, before garbage collection',
+  'gc: after deleting an object, before dropping its record',
 ];
 
 describe('stream faults (moto S3)', () => {
@@ -101,5 +102,12 @@ describe('stream faults (moto S3)', () => {
   }, async () => {
     const r = await withPrefix('trims', (s3) => trimsUnderFaults(s3, 6002));
     console.log(`s3 trims: ${JSON.stringify(r)}`);
+  });
+
+  it('cold reads stuck at the object store block neither cache reads, appends nor uploads', {
+    timeout: 60_000,
+  }, async () => {
+    const r = await withPrefix('cold', (s3) => stuckColdReads(s3, 96));
+    console.log(`s3 stuck cold reads: ${JSON.stringify(r)}`);
   });
 });

@@ -12,7 +12,7 @@ import {
   longOutage,
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
-import { metadataFaults, stalledPastPreparedTimeout } from './faults/scenarios-more.ts';
+import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { type PowerLossMode, walPowerLoss } from './faults/scenarios-wal.ts';
 
@@ -23,6 +23,7 @@ const CRASH_POINTS: CrashPoint[] = [
   'upload: after commit, before WAL trim',
   'compaction: after put, before commit',
   'compaction: after commit, before garbage collection',
+  'gc: after deleting an object, before dropping its record',
 ];
 
 describe('stream faults (memory object store)', () => {
@@ -110,4 +111,11 @@ describe('stream faults (memory object store)', () => {
       console.log(`trims ${seed}: ${JSON.stringify(r)}`);
     });
   }
+
+  it('cold reads stuck at the object store block neither cache reads, appends nor uploads', {
+    timeout: 30_000,
+  }, async () => {
+    const r = await stuckColdReads(new MemoryObjectStore(), 95);
+    console.log(`stuck cold reads: ${JSON.stringify(r)}`);
+  });
 });

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { FileWal, openNodeWalFile } from '@tributary/wal';
 import { expect } from 'vitest';
+import type { Txn } from '../../src/metadata/types.ts';
 import type { ObjectStore } from '../../src/object-store/types.ts';
 import { StreamStore } from '../../src/stream/store.ts';
 import type { Stream } from '../../src/stream/stream.ts';
@@ -34,6 +35,11 @@ export class ManualClock {
   now(): number {
     return this.t;
   }
+}
+
+/** True when `txn` drops a `garbage/` record (the collector, after deleting its object). */
+function dropsGarbageRecord(txn: Txn): boolean {
+  return (txn.success ?? []).some((op) => op.type === 'delete' && op.key.startsWith('garbage/'));
 }
 
 /** Every committed object exists in the store. */
@@ -127,7 +133,8 @@ export type CrashPoint =
   | 'upload: after put, before commit'
   | 'upload: after commit, before WAL trim'
   | 'compaction: after put, before commit'
-  | 'compaction: after commit, before garbage collection';
+  | 'compaction: after commit, before garbage collection'
+  | 'gc: after deleting an object, before dropping its record';
 
 const PREPARED_TIMEOUT_MS = 60_000;
 const RETENTION_MS = 120_000;
@@ -174,7 +181,12 @@ export async function crashPoint(
       await proc.store.flush();
     }
     const compaction = point.startsWith('compaction');
-    if (!compaction) {
+    const gc = point.startsWith('gc');
+    if (gc) {
+      // Garbage to collect: a compaction marks its inputs, the retention window passes.
+      expect((await proc.store.compact()).inputObjects).toBeGreaterThan(1);
+      clock.t += RETENTION_MS + 1;
+    } else if (!compaction) {
       await appendMany(streams, rng, ledger, {
         batches: 30,
         window: 4,
@@ -186,9 +198,12 @@ export async function crashPoint(
     expect(ledger.failures).toEqual([]);
     const after = point.includes('after commit');
     proc.metadata.hook = (txn, phase) => {
-      if (isObjectCommit(txn) && phase === (after ? 'after' : 'before')) proc.cut.cut();
+      const hit = gc
+        ? dropsGarbageRecord(txn) && phase === 'before'
+        : isObjectCommit(txn) && phase === (after ? 'after' : 'before');
+      if (hit) proc.cut.cut();
     };
-    const work = compaction ? proc.store.compact() : proc.store.flush();
+    const work = gc ? proc.store.collectGarbage() : compaction ? proc.store.compact() : proc.store.flush();
     work.catch(() => {}); // settles only with the halt, if at all
     await waitFor(() => proc.cut.isCut, 20_000, `the crash point (${point})`);
     await proc.crash();
@@ -199,14 +214,20 @@ export async function crashPoint(
     expect(dropped).toBe(0);
     if (point === 'upload: after put, before commit') expect(replayed).toBeGreaterThan(0);
     if (point === 'upload: after commit, before WAL trim') expect(skipped).toBeGreaterThan(0);
-    if (compaction) expect(replayed + skipped).toBe(0);
+    if (compaction || gc) expect(replayed + skipped).toBe(0);
     await expectAll(proc, ledger, 2);
     await expectNoMissingObjects(faulty, proc);
 
     // Left behind: the uncommitted output (prepared) or the compacted inputs (garbage).
     const left = await unreferencedKeys(faulty, proc.metaStore);
     const refs = await references(proc.metaStore);
-    if (after) {
+    if (gc) {
+      // One object is gone already, its record is not; the others wait with theirs.
+      expect(refs.prepared.size).toBe(0);
+      expect(left.length).toBeGreaterThan(0);
+      for (const k of left) expect(refs.garbage.has(k)).toBe(true);
+      expect(refs.garbage.size).toBe(left.length + 1);
+    } else if (after) {
       expect(refs.prepared.size).toBe(0);
       if (compaction) expect(left.length).toBeGreaterThan(1);
       else expect(left).toEqual([]);
@@ -215,15 +236,17 @@ export async function crashPoint(
       expect(left.length).toBeGreaterThan(0);
       for (const k of left) expect(refs.prepared.has(k), `orphan ${k} has a prepared record`).toBe(true);
     }
-    // Not yet: within the timeout / retention window nothing is deleted.
-    const early = await proc.store.collectGarbage();
-    expect(early).toEqual({ deletedObjects: 0, expiredPrepared: 0 });
-    expect(await unreferencedKeys(faulty, proc.metaStore)).toEqual(left);
+    if (!gc) {
+      // Not yet: within the timeout / retention window nothing is deleted.
+      const early = await proc.store.collectGarbage();
+      expect(early).toEqual({ deletedObjects: 0, expiredPrepared: 0 });
+      expect(await unreferencedKeys(faulty, proc.metaStore)).toEqual(left);
+    }
     // Past it: everything left behind goes, and nothing else.
     clock.t += Math.max(PREPARED_TIMEOUT_MS, RETENTION_MS) + 1;
     const late = await proc.store.collectGarbage();
-    expect(late.deletedObjects).toBe(left.length);
-    if (!after) expect(late.expiredPrepared).toBe(left.length);
+    expect(late.deletedObjects).toBe(gc ? refs.garbage.size : left.length);
+    if (!after && !gc) expect(late.expiredPrepared).toBe(left.length);
     expect(await unreferencedKeys(faulty, proc.metaStore)).toEqual([]);
     const refsAfter = await references(proc.metaStore);
     expect(refsAfter.prepared.size + refsAfter.garbage.size).toBe(0);

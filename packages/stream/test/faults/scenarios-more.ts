@@ -10,9 +10,11 @@ import { expect } from 'vitest';
 import type { MetadataStore } from '../../src/metadata/types.ts';
 import type { ObjectStore } from '../../src/object-store/types.ts';
 import { StreamStore } from '../../src/stream/store.ts';
+import type { Stream } from '../../src/stream/stream.ts';
 import { FaultyObjectStore } from '../../src/testing/index.ts';
 import { DEFAULT_STORE_OPTIONS, Proc, tempDir, WAL_FILE_BYTES } from './env.ts';
 import { FaultyMetadata, type MetadataFaultCounters } from './faulty-metadata.ts';
+import { HoldingObjectStore } from './hold.ts';
 import { expectCommittedExactly, listKeys, references, unreferencedKeys } from './inspect.ts';
 import { ManualClock } from './scenarios-maint.ts';
 import { appendMany, expectStreamMatches, Ledger, openAll, rngOf, waitFor } from './workload.ts';
@@ -184,5 +186,98 @@ export async function stalledPastPreparedTimeout(
     await other?.close().catch(() => {});
     await otherWal.close().catch(() => {});
     await proc.stop().catch(() => {});
+  }
+}
+
+/**
+ * Cold reads stuck at the object store (ranged GETs held, more of them than the GET limit)
+ * block neither reads of the log cache, nor appends, nor uploads; once the GETs go on, the cold
+ * reads return exact data.
+ */
+export async function stuckColdReads(
+  base: ObjectStore,
+  seed: number,
+): Promise<{ held: number; hotMs: number }> {
+  const dir = await tempDir('cold');
+  const holding = new HoldingObjectStore(base);
+  const rng = rngOf(seed);
+  const ledger = new Ledger();
+  const proc = await Proc.start({
+    dir,
+    objectStore: holding,
+    store: {
+      blockCacheBytes: 1,
+      writeThrough: false,
+      readConcurrency: 4,
+      uploadIntervalMs: 0,
+      uploadBytesThreshold: 1 << 20,
+    },
+  });
+  try {
+    const streams = await openAll(proc.store, IDS, 1);
+    for (let round = 0; round < 8; round++) {
+      await appendMany(streams, rng, ledger, {
+        batches: 10,
+        window: 4,
+        minBytes: 1,
+        maxBytes: 1500,
+        tag: `cold${round}`,
+      });
+      await proc.store.flush();
+    }
+    const committed = new Map(streams.map((s) => [s.id, s.endOffset]));
+    await appendMany(streams, rng, ledger, {
+      batches: 30,
+      window: 4,
+      minBytes: 1,
+      maxBytes: 1500,
+      tag: 'hot',
+    });
+    holding.hold();
+    const cold: Promise<unknown>[] = [];
+    for (let i = 0; i < 24; i++) {
+      const s = streams[i % streams.length]!;
+      cold.push(s.fetch(rng.int(0, committed.get(s.id)! - 1), 4096));
+    }
+    await waitFor(() => holding.held > 0, 5_000, 'cold reads to reach the store');
+    const t0 = Date.now();
+    for (const s of streams) {
+      const hot = (ledger.byStream.get(s.id) ?? []).filter((a) => a.baseOffset >= committed.get(s.id)!);
+      const got = await readAllFrom(s, committed.get(s.id)!);
+      expect(got).toEqual(hot.map((a) => [a.baseOffset, a.count, a.data.toString('hex')]));
+    }
+    await appendMany(streams, rng, ledger, {
+      batches: 10,
+      window: 4,
+      minBytes: 1,
+      maxBytes: 1500,
+      tag: 'more',
+    });
+    await proc.store.flush();
+    const hotMs = Date.now() - t0;
+    expect(hotMs).toBeLessThan(5_000);
+    const held = holding.held;
+    expect(held).toBeGreaterThan(1); // several objects' GETs stuck, up to the GET limit
+    expect(held).toBeLessThanOrEqual(4);
+    holding.release();
+    await Promise.all(cold);
+    for (const s of streams) await expectStreamMatches(s, ledger);
+    return { held, hotMs };
+  } finally {
+    holding.release();
+    await proc.stop().catch(() => {});
+  }
+}
+
+/** Rows of the batches of `s` from `from` to its end (one fetch per step, no retries). */
+async function readAllFrom(s: Stream, from: number): Promise<[number, number, string][]> {
+  const out: [number, number, string][] = [];
+  let offset = from;
+  for (;;) {
+    const batches = await s.fetch(offset, 4096);
+    if (batches.length === 0) return out;
+    for (const b of batches) out.push([b.baseOffset, b.count, Buffer.from(b.data).toString('hex')]);
+    const last = batches[batches.length - 1]!;
+    offset = last.baseOffset + last.count;
   }
 }
