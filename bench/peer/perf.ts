@@ -343,47 +343,99 @@ export interface ProduceConsumeOptions {
   consumerProps?: Record<string, string | number>;
   /** Delete the topic afterwards (best effort); default true. */
   deleteAfter?: boolean;
+  /** After the consume phase: produce this many records at a fixed rate (records/s) to measure
+   *  latency below saturation (an unthrottled run's latency is mostly the producer's own queue). */
+  latency?: { numRecords: number; throughput: number };
   log?: (msg: string) => void;
 }
 
 export interface ProduceConsumeResult {
   topic: string;
-  produce: ProducerPerfResult;
-  consume: ConsumerPerfResult;
+  /** Absent when that phase failed (see errors). */
+  produce?: ProducerPerfResult;
+  consume?: ConsumerPerfResult;
   /** Broker process samples during each phase (absent without pid). */
   produceProcess?: ProcessSample;
   consumeProcess?: ProcessSample;
+  /** The fixed-rate produce run (when asked for). */
+  latency?: ProducerPerfResult;
+  /** Phases that failed (a broker lacking an API, a tool timing out, a short read): the round goes
+   *  on where it can (no consume without a produce). Empty = all went well. */
+  errors: { phase: 'create' | 'produce' | 'consume' | 'latency'; message: string }[];
 }
 
 /** Creates the topic, produces numRecords with ProducerPerformance, reads them all back with
- *  ConsumerPerformance (fresh group, from the earliest offset), sampling the broker meanwhile. */
+ *  ConsumerPerformance (fresh group, from the earliest offset), then the optional fixed-rate run,
+ *  sampling the broker meanwhile. A failing phase is recorded in `errors`, not thrown. */
 export async function runProduceConsume(o: ProduceConsumeOptions): Promise<ProduceConsumeResult> {
   const log = o.log ?? (() => {});
-  await createTopic(o.bootstrap, o.topic, o.partitions ?? 8);
+  const r: ProduceConsumeResult = { topic: o.topic, errors: [] };
+  const fail = (phase: ProduceConsumeResult['errors'][number]['phase'], e: unknown): void => {
+    const message = e instanceof Error ? e.message : String(e);
+    r.errors.push({ phase, message });
+    log(`${phase} failed: ${message.split('\n').slice(0, 3).join(' | ')}`);
+  };
+  try {
+    await createTopic(o.bootstrap, o.topic, o.partitions ?? 8);
+  } catch (e) {
+    fail('create', e);
+    return r;
+  }
   log(`produce ${o.numRecords} x ${o.recordSize ?? 1024} B to ${o.topic}`);
   let s = o.pid ? sampleProcess(o.pid) : undefined;
-  const produce = await runProducerPerf({
-    bootstrap: o.bootstrap,
-    topic: o.topic,
-    numRecords: o.numRecords,
-    recordSize: o.recordSize,
-    acks: o.acks,
-    props: o.producerProps,
-  });
-  const produceProcess = s?.stop();
-  log(`consume ${o.numRecords} from ${o.topic}`);
-  s = o.pid ? sampleProcess(o.pid) : undefined;
-  const consume = await runConsumerPerf({
-    bootstrap: o.bootstrap,
-    topic: o.topic,
-    numRecords: o.numRecords,
-    props: o.consumerProps,
-  });
-  const consumeProcess = s?.stop();
+  try {
+    r.produce = await runProducerPerf({
+      bootstrap: o.bootstrap,
+      topic: o.topic,
+      numRecords: o.numRecords,
+      recordSize: o.recordSize,
+      acks: o.acks,
+      props: o.producerProps,
+    });
+    r.produceProcess = s?.stop();
+  } catch (e) {
+    s?.stop();
+    fail('produce', e);
+  }
+  if (r.produce) {
+    log(`consume ${o.numRecords} from ${o.topic}`);
+    s = o.pid ? sampleProcess(o.pid) : undefined;
+    try {
+      r.consume = await runConsumerPerf({
+        bootstrap: o.bootstrap,
+        topic: o.topic,
+        numRecords: o.numRecords,
+        props: o.consumerProps,
+      });
+      r.consumeProcess = s?.stop();
+      if (!r.consume.complete || r.consume.records < o.numRecords) {
+        fail('consume', new Error(`read ${r.consume.records} of ${o.numRecords} records`));
+      }
+    } catch (e) {
+      s?.stop();
+      fail('consume', e);
+    }
+  }
+  if (o.latency && r.produce) {
+    log(`produce ${o.latency.numRecords} at ${o.latency.throughput} records/s (latency)`);
+    try {
+      r.latency = await runProducerPerf({
+        bootstrap: o.bootstrap,
+        topic: o.topic,
+        numRecords: o.latency.numRecords,
+        recordSize: o.recordSize,
+        acks: o.acks,
+        throughput: o.latency.throughput,
+        props: o.producerProps,
+      });
+    } catch (e) {
+      fail('latency', e);
+    }
+  }
   if (o.deleteAfter ?? true) {
     await deleteTopic(o.bootstrap, o.topic).catch((e: Error) =>
       log(`delete ${o.topic} failed: ${e.message.split('\n')[0]}`),
     );
   }
-  return { topic: o.topic, produce, consume, produceProcess, consumeProcess };
+  return r;
 }

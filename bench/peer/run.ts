@@ -4,7 +4,8 @@
  *
  * Per round and target: a fresh topic of 8 partitions (TopicCommand), N records of 1 KiB with
  * acks=all at full speed, then all N read back by a fresh consumer group; the broker process is
- * sampled meanwhile (RSS, CPU). Rounds are interleaved (A B, B A, ...) so drift hits both alike;
+ * sampled meanwhile (RSS, CPU); then a fixed-rate produce run (default 100k records at 10k/s) for
+ * latency below saturation, since the unthrottled run's latency is mostly the producer's queue. Rounds are interleaved (A B, B A, ...) so drift hits both alike;
  * the summary is the median round. Idle RSS is taken after start-up settles and again after the
  * last round.
  *
@@ -14,7 +15,7 @@
  *
  * Usage: pnpm bench:peer [--quick] [--records N] [--rounds R] [--partitions P] [--record-size B]
  *        [--tributary host:port] [--tributary-pid PID] [--no-tributary] [--kafka-fsync]
- *        [--out file] [--dir path]
+ *        [--latency-records N (0 = none)] [--latency-rate R] [--out file] [--dir path]
  * --kafka-fsync adds a third target: Apache Kafka with log.flush.interval.messages=1 (an fsync per
  * append, closer to a broker that acknowledges only durable writes).
  */
@@ -39,6 +40,9 @@ export interface PeerBenchParams {
   partitions: number;
   rounds: number;
   acks: 'all' | '1';
+  /** Fixed-rate produce run after each round's consume (latency below saturation); 0 records = none. */
+  latencyRecords: number;
+  latencyThroughput: number;
   /** Wait after start-up before the idle RSS sample. */
   idleSettleMs: number;
   /** Length of each idle RSS sample. */
@@ -51,6 +55,8 @@ export const FULL_PARAMS: PeerBenchParams = {
   partitions: 8,
   rounds: 3,
   acks: 'all',
+  latencyRecords: 100_000,
+  latencyThroughput: 10_000,
   idleSettleMs: 5000,
   idleSampleMs: 2000,
 };
@@ -59,20 +65,26 @@ export const QUICK_PARAMS: PeerBenchParams = {
   ...FULL_PARAMS,
   records: 50_000,
   rounds: 1,
+  latencyRecords: 20_000,
+  latencyThroughput: 5000,
   idleSettleMs: 2000,
   idleSampleMs: 1000,
 };
 
 export interface TargetSummary {
-  produceRecordsPerSec: number;
-  produceMbPerSec: number;
-  produceAvgLatencyMs: number;
-  produceP50Ms: number;
-  produceP99Ms: number;
-  produceP999Ms: number;
-  consumeMbPerSec: number;
-  consumeFetchMbPerSec: number;
-  consumeRecordsPerSec: number;
+  produceRecordsPerSec?: number;
+  produceMbPerSec?: number;
+  produceAvgLatencyMs?: number;
+  produceP50Ms?: number;
+  produceP99Ms?: number;
+  produceP999Ms?: number;
+  consumeMbPerSec?: number;
+  consumeFetchMbPerSec?: number;
+  consumeRecordsPerSec?: number;
+  /** The fixed-rate run's latency (absent when latencyRecords is 0). */
+  fixedRateP50Ms?: number;
+  fixedRateP99Ms?: number;
+  fixedRateP999Ms?: number;
   /** Largest RSS seen during produce or consume (median over rounds). */
   loadMaxRssBytes?: number;
   /** Broker CPU seconds per GB produced / consumed (median over rounds). */
@@ -98,6 +110,8 @@ export interface PeerBenchResult {
   apacheKafkaVersion: string;
   params: PeerBenchParams;
   targets: TargetResult[];
+  /** Every failed phase, by target and round (the run still completes and writes its figures). */
+  errors: { target: string; round: number; phase: string; message: string }[];
   /** target / baseline (the first target, Apache Kafka) for each summary figure. */
   ratios: Record<string, Partial<Record<keyof TargetSummary, number>>>;
 }
@@ -116,20 +130,24 @@ function summarize(rounds: ProduceConsumeResult[], p: PeerBenchParams): TargetSu
   };
   const gb = (p.records * p.recordSize) / 1e9;
   return {
-    produceRecordsPerSec: m((r) => r.produce.recordsPerSec) as number,
-    produceMbPerSec: m((r) => r.produce.mbPerSec) as number,
-    produceAvgLatencyMs: m((r) => r.produce.avgLatencyMs) as number,
-    produceP50Ms: m((r) => r.produce.p50Ms) as number,
-    produceP99Ms: m((r) => r.produce.p99Ms) as number,
-    produceP999Ms: m((r) => r.produce.p999Ms) as number,
-    consumeMbPerSec: m((r) => r.consume.mbPerSec) as number,
-    consumeFetchMbPerSec: m((r) => r.consume.fetchMbPerSec) as number,
-    consumeRecordsPerSec: m((r) => r.consume.recordsPerSec) as number,
-    loadMaxRssBytes: m((r) =>
-      r.produceProcess && r.consumeProcess
-        ? Math.max(r.produceProcess.maxRssBytes, r.consumeProcess.maxRssBytes)
-        : undefined,
-    ),
+    produceRecordsPerSec: m((r) => r.produce?.recordsPerSec),
+    produceMbPerSec: m((r) => r.produce?.mbPerSec),
+    produceAvgLatencyMs: m((r) => r.produce?.avgLatencyMs),
+    produceP50Ms: m((r) => r.produce?.p50Ms),
+    produceP99Ms: m((r) => r.produce?.p99Ms),
+    produceP999Ms: m((r) => r.produce?.p999Ms),
+    consumeMbPerSec: m((r) => r.consume?.mbPerSec),
+    consumeFetchMbPerSec: m((r) => r.consume?.fetchMbPerSec),
+    consumeRecordsPerSec: m((r) => r.consume?.recordsPerSec),
+    fixedRateP50Ms: m((r) => r.latency?.p50Ms),
+    fixedRateP99Ms: m((r) => r.latency?.p99Ms),
+    fixedRateP999Ms: m((r) => r.latency?.p999Ms),
+    loadMaxRssBytes: m((r) => {
+      const xs = [r.produceProcess?.maxRssBytes, r.consumeProcess?.maxRssBytes].filter(
+        (x) => x !== undefined,
+      );
+      return xs.length ? Math.max(...xs) : undefined;
+    }),
     produceCpuSecPerGB: m((r) => (r.produceProcess ? r.produceProcess.cpuSeconds / gb : undefined)),
     consumeCpuSecPerGB: m((r) => (r.consumeProcess ? r.consumeProcess.cpuSeconds / gb : undefined)),
   };
@@ -189,16 +207,18 @@ export async function runPeerBench(
           numRecords: p.records,
           recordSize: p.recordSize,
           acks: p.acks,
+          latency:
+            p.latencyRecords > 0
+              ? { numRecords: p.latencyRecords, throughput: p.latencyThroughput }
+              : undefined,
           log: (m) => log(`  ${x.target.name}: ${m}`),
         });
-        if (res.consume.records < p.records || !res.consume.complete) {
-          throw new Error(
-            `${x.target.name}: consumed ${res.consume.records} of ${p.records} records from ${topic}`,
-          );
-        }
+        const fmtN = (v: number | undefined, d = 0): string => (v === undefined ? '-' : v.toFixed(d));
         log(
-          `  ${x.target.name}: produce ${res.produce.recordsPerSec.toFixed(0)} rec/s ${res.produce.mbPerSec.toFixed(1)} MB/s p99 ${res.produce.p99Ms} ms; ` +
-            `consume ${res.consume.fetchMbPerSec.toFixed(1)} MB/s (fetch)`,
+          `  ${x.target.name}: produce ${fmtN(res.produce?.recordsPerSec)} rec/s ${fmtN(res.produce?.mbPerSec, 1)} MB/s ` +
+            `p99 ${fmtN(res.produce?.p99Ms)} ms; consume ${fmtN(res.consume?.fetchMbPerSec, 1)} MB/s (fetch); ` +
+            `p99 ${fmtN(res.latency?.p99Ms)} ms at ${p.latencyThroughput}/s` +
+            (res.errors.length ? `; FAILED: ${res.errors.map((e) => e.phase).join(', ')}` : ''),
         );
         x.result.rounds.push(res);
       }
@@ -229,6 +249,9 @@ export async function runPeerBench(
     apacheKafkaVersion: kafkaVersion(),
     params: p,
     targets: results,
+    errors: results.flatMap((t) =>
+      t.rounds.flatMap((r, round) => r.errors.map((e) => ({ target: t.name, round: round + 1, ...e }))),
+    ),
     ratios,
   };
 }
@@ -245,6 +268,9 @@ export function printPeerBench(r: PeerBenchResult): void {
     ['produce p50 ms', (t) => fmt(t.summary.produceP50Ms, 0)],
     ['produce p99 ms', (t) => fmt(t.summary.produceP99Ms, 0)],
     ['produce p99.9 ms', (t) => fmt(t.summary.produceP999Ms, 0)],
+    [`p50 ms @${r.params.latencyThroughput}/s`, (t) => fmt(t.summary.fixedRateP50Ms, 0)],
+    [`p99 ms @${r.params.latencyThroughput}/s`, (t) => fmt(t.summary.fixedRateP99Ms, 0)],
+    [`p99.9 ms @${r.params.latencyThroughput}/s`, (t) => fmt(t.summary.fixedRateP999Ms, 0)],
     ['consume MB/s (run)', (t) => fmt(t.summary.consumeMbPerSec)],
     ['consume MB/s (fetch)', (t) => fmt(t.summary.consumeFetchMbPerSec)],
     ['idle RSS MiB', (t) => fmt(t.idle ? t.idle.avgRssBytes / MiB : undefined, 0)],
@@ -304,6 +330,8 @@ async function main(): Promise<void> {
     rounds: num('--rounds', base.rounds),
     partitions: num('--partitions', base.partitions),
     recordSize: num('--record-size', base.recordSize),
+    latencyRecords: arg('--latency-records') === '0' ? 0 : num('--latency-records', base.latencyRecords),
+    latencyThroughput: num('--latency-rate', base.latencyThroughput),
   };
   const dir = arg('--dir') ?? join(ROOT, '.tmp/bench-peer');
   const out = arg('--out') ?? join(ROOT, 'bench/results/peer.json');
@@ -329,13 +357,18 @@ async function main(): Promise<void> {
 
   const result = await runPeerBench(targets, params);
   printPeerBench(result);
+  for (const e of result.errors)
+    console.log(
+      `FAILED ${e.target} round ${e.round} ${e.phase}: ${e.message.split('\n').slice(0, 4).join(' | ')}`,
+    );
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`\nwrote ${out}`);
+  if (result.errors.length) process.exitCode = 1;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   await main();
   // the JVM tools' pipes are closed; nothing else should hold the loop, but do not hang on it
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }
