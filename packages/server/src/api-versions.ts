@@ -2,7 +2,8 @@
  * The built-in ApiVersions handler (api key 18): it advertises exactly the handlers registered,
  * so what a client sees is what the server serves.
  *
- * As Kafka does: v3+ requests whose client software name or version is not
+ * As Kafka does: supported features with minVersion 0 are left out below v4 (KAFKA-17492),
+ * finalized features at level 0 are not listed; v3+ requests whose client software name or version is not
  * `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?` get INVALID_REQUEST (42); a version outside the
  * handler's range gets, from the server, a v0 body with UNSUPPORTED_VERSION (35) (see
  * unsupportedApiVersionsResponse). The response header is always v0 (the protocol's
@@ -47,10 +48,16 @@ export function createApiVersionsHandler(
   const minVersion = options.minVersion ?? spec.minVersion;
   const maxVersion = options.maxVersion ?? spec.maxVersion;
   const supportedFeatures = (options.supportedFeatures ?? []).map((f) => ({ ...f }));
-  const finalizedFeatures = (options.finalizedFeatures ?? []).map((f) => ({ ...f }));
+  const finalizedFeatures = (options.finalizedFeatures ?? [])
+    .filter((f) => f.maxVersionLevel !== 0)
+    .map((f) => ({ ...f }));
   const finalizedFeaturesEpoch = options.finalizedFeaturesEpoch ?? -1n;
+  // Kafka (KAFKA-17492): below v4, supported features whose minimum is 0 are left out (older
+  // clients fail to parse them); finalized features at level 0 are never listed.
+  const supportedBelowV4 = supportedFeatures.filter((f) => f.minVersion !== 0);
   let keys: ApiVersionsResponseApiVersion[] | null = null;
   let ok: ApiVersionsResponse | null = null;
+  let okBelowV4: ApiVersionsResponse | null = null;
 
   const handler: ApiHandler<ApiVersionsRequest, ApiVersionsResponse> = {
     apiKey: API_VERSIONS_KEY,
@@ -61,17 +68,17 @@ export function createApiVersionsHandler(
         return handler.errorResponse(req, ErrorCode.INVALID_REQUEST, ctx.apiVersion);
       }
       if (ok === null) {
-        ok = {
-          errorCode: ErrorCode.NONE,
-          apiKeys: keyList(),
-          throttleTimeMs: 0,
-          supportedFeatures,
+        const apiKeys = keyList();
+        const base = { errorCode: ErrorCode.NONE, apiKeys, throttleTimeMs: 0, zkMigrationReady: false };
+        ok = { ...base, supportedFeatures, finalizedFeaturesEpoch, finalizedFeatures };
+        okBelowV4 = {
+          ...base,
+          supportedFeatures: supportedBelowV4,
           finalizedFeaturesEpoch,
           finalizedFeatures,
-          zkMigrationReady: false,
         };
       }
-      return ok;
+      return ctx.apiVersion >= 4 ? ok : okBelowV4!;
     },
     errorResponse(_req, errorCode) {
       return {

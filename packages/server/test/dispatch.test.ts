@@ -213,19 +213,32 @@ describe('ApiVersions', () => {
     expect(r.body.apiKeys).toEqual([]);
   });
 
-  it('advertises the given features', async () => {
+  it('advertises the given features, leaving out min-version-0 ones below v4 (as Kafka)', async () => {
     server = await startServer([], {
       apiVersionsFeatures: {
-        supportedFeatures: [{ name: 'transaction.version', minVersion: 0, maxVersion: 1 }],
-        finalizedFeatures: [{ name: 'transaction.version', minVersionLevel: 1, maxVersionLevel: 1 }],
+        supportedFeatures: [
+          { name: 'transaction.version', minVersion: 0, maxVersion: 2 },
+          { name: 'metadata.version', minVersion: 7, maxVersion: 25 },
+        ],
+        finalizedFeatures: [
+          { name: 'metadata.version', minVersionLevel: 25, maxVersionLevel: 25 },
+          { name: 'transaction.version', minVersionLevel: 0, maxVersionLevel: 0 },
+        ],
         finalizedFeaturesEpoch: 5n,
       },
     });
     const c = await client();
     c.send(ApiKey.ApiVersions, 4, { clientSoftwareName: 'x', clientSoftwareVersion: '1' });
-    const r = await c.response<ApiVersionsResponse>(ApiKey.ApiVersions, 4);
-    expect(r.body.supportedFeatures).toEqual([{ name: 'transaction.version', minVersion: 0, maxVersion: 1 }]);
-    expect(r.body.finalizedFeaturesEpoch).toBe(5n);
+    const v4 = (await c.response<ApiVersionsResponse>(ApiKey.ApiVersions, 4)).body;
+    expect(v4.supportedFeatures.map((f) => f.name)).toEqual(['transaction.version', 'metadata.version']);
+    expect(v4.finalizedFeatures).toEqual([
+      { name: 'metadata.version', minVersionLevel: 25, maxVersionLevel: 25 },
+    ]);
+    expect(v4.finalizedFeaturesEpoch).toBe(5n);
+    c.send(ApiKey.ApiVersions, 3, { clientSoftwareName: 'x', clientSoftwareVersion: '1' });
+    const v3 = (await c.response<ApiVersionsResponse>(ApiKey.ApiVersions, 3)).body;
+    expect(v3.supportedFeatures).toEqual([{ name: 'metadata.version', minVersion: 7, maxVersion: 25 }]);
+    expect(v3.finalizedFeaturesEpoch).toBe(5n);
   });
 });
 
