@@ -13,7 +13,7 @@ import type { Compare, MetadataStore, TxnOp } from '../metadata/types.ts';
 import { objectKey } from '../object-format/keys.ts';
 import { parseFooter, parseIndex, type ReadBatch, readBlock } from '../object-format/reader.ts';
 import { ObjectWriter } from '../object-format/writer.ts';
-import type { ObjectStore } from '../object-store/types.ts';
+import { type ObjectStore, ObjectStoreError } from '../object-store/types.ts';
 import {
   decodeObjectRecord,
   decodePendingRecord,
@@ -302,7 +302,17 @@ export class Maintenance {
     }
     const perStream = new Map<number, Piece[]>();
     for (const obj of inputs) {
-      const buf = await this.retry(() => this.d.objectStore.get(obj.key));
+      let buf: Buffer;
+      try {
+        buf = await this.retry(() => this.d.objectStore.get(obj.key));
+      } catch (err) {
+        // Another compactor replaced and collected it since we listed: start over next round.
+        if (err instanceof ObjectStoreError && err.kind === 'not-found') {
+          stats.conflicts++;
+          return;
+        }
+        throw err;
+      }
       stats.bytesRead += buf.length;
       const footer = parseFooter(buf, obj.size);
       if (!footer.complete) throw new StreamStoreError(`object ${obj.key}: index not in the object`);
@@ -388,21 +398,31 @@ export class Maintenance {
           value: encodePendingRecord({ key: obj.key, at: now + this.d.garbageRetentionMs }),
         });
       }
-      for (const out of outputs) {
+      const values = outputs.map((out) => encodeObjectRecord(out.record));
+      outputs.forEach((out, i) => {
         compare.push({ key: preparedKey(out.objectId), target: 'exists', op: '==', value: true });
         success.push({ type: 'delete', key: preparedKey(out.objectId) });
-        success.push({
-          type: 'put',
-          key: objectRecordKey(out.objectId),
-          value: encodeObjectRecord(out.record),
-        });
-      }
+        success.push({ type: 'put', key: objectRecordKey(out.objectId), value: values[i]! });
+      });
       const res = await this.retry(() => this.d.metadata.txn({ compare, success }));
       if (!res.succeeded) {
-        stats.conflicts++;
-        for (const out of outputs)
-          await abandonPrepared(this.d.metadata, out.objectId, out.key, () => this.d.stopped());
-        return;
+        // A retried txn whose first attempt applied (answer lost) fails its compares: our
+        // output records are then there.
+        const first = outputs[0];
+        const kv = first && (await this.retry(() => this.d.metadata.get(objectRecordKey(first.objectId))));
+        if (!kv?.value.equals(values[0]!)) {
+          stats.conflicts++;
+          for (const out of outputs) {
+            const prepared = await this.retry(() => this.d.metadata.get(preparedKey(out.objectId)));
+            if (prepared !== undefined) {
+              await abandonPrepared(this.d.metadata, out.objectId, out.key, () => this.d.stopped());
+            } else {
+              // The collector expired it while our PUT was retried: the late object is ours to delete.
+              await this.retry(() => this.d.objectStore.delete(out.key));
+            }
+          }
+          return;
+        }
       }
     }
     for (const obj of inputs) this.d.ranges.removeObject(obj.objectId);

@@ -64,7 +64,9 @@ export class CommittedRanges {
   private async scan(metadata: MetadataStore, only: number | undefined): Promise<void> {
     let after: string | undefined;
     for (;;) {
-      const page = await metadata.range(OBJECTS_PREFIX, after === undefined ? {} : { after });
+      const page = await withBackoff(() =>
+        metadata.range(OBJECTS_PREFIX, after === undefined ? {} : { after }),
+      );
       for (const kv of page.kvs) {
         const { objectId } = parseObjectRecordKey(kv.key);
         const rec = decodeObjectRecord(kv.value);

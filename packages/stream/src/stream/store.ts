@@ -297,7 +297,9 @@ export class StreamStore implements StreamHost {
         epoch,
         owner: this.o.nodeId,
         startOffset: base.startOffset,
-        endOffset: base.endOffset,
+        // A takeover that lost the old owner's uncommitted batches after a trim past the
+        // committed end continues at the start: offsets stay dense from the start on.
+        endOffset: continuing ? base.endOffset : Math.max(base.endOffset, base.startOffset),
       };
       const res = await withBackoff(() =>
         this.o.metadata.txn({
@@ -504,15 +506,21 @@ export class StreamStore implements StreamHost {
       }
       const next: StreamRecord = { ...state.record, startOffset: newStartOffset };
       const key = streamKey(state.id);
+      const value = encodeStreamRecord(next);
       const res = await withBackoff(() =>
         this.o.metadata.txn({
           compare: [{ key, target: 'value', op: '==', value: state.recordBytes }],
-          success: [{ type: 'put', key, value: encodeStreamRecord(next) }],
+          success: [{ type: 'put', key, value }],
         }),
       );
       if (!res.succeeded) {
-        state.fenced ??= new FencedError(state.id, `stream ${state.id} was taken over`);
-        throw state.fenced;
+        // A retried txn whose first attempt applied (answer lost) fails its compare: the
+        // stored record then is exactly ours.
+        const kv = await withBackoff(() => this.o.metadata.get(key));
+        if (!kv?.value.equals(value)) {
+          state.fenced ??= new FencedError(state.id, `stream ${state.id} was taken over`);
+          throw state.fenced;
+        }
       }
       state.setRecord(next);
     });

@@ -154,16 +154,31 @@ export class Uploader {
    */
   kick(force = false): void {
     if (this.failure || this.d.stopped()) return;
-    if (force || this.d.cache.shouldSeal()) {
+    if (force || this.d.cache.shouldSeal() || this.walPressure()) {
       const block = this.d.cache.seal();
       if (block) this.queue.push(block);
     }
     if (this.running === undefined && this.queue.length > 0) {
       this.running = this.drain().finally(() => {
         this.running = undefined;
-        if (this.queue.length > 0 || this.d.cache.shouldSeal()) this.kick();
+        if (this.queue.length > 0 || this.d.cache.shouldSeal() || this.walPressure()) this.kick();
       });
     }
+  }
+
+  /**
+   * True when the WAL is at least half full with nothing sealed left to upload: small batches
+   * take far more WAL space (group alignment) than cache bytes, so the WAL can fill long before
+   * the cache reaches the upload threshold; sealing then lets the next trim free it.
+   */
+  private walPressure(): boolean {
+    const wal = this.d.wal;
+    return (
+      this.queue.length === 0 &&
+      this.d.cache.stats().activeBytes > 0 &&
+      wal.state === 'open' &&
+      wal.usedBytes * 2 >= wal.capacityBytes
+    );
   }
 
   /** Seals everything cached and resolves once it is all committed (rejects if uploading failed). */
