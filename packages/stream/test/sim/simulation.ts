@@ -70,8 +70,10 @@ export interface SimReport {
   /** Unacknowledged batches of crashed stores found again / not found after recovery. */
   maybeRecovered: number;
   maybeLost: number;
-  /** Faults the FaultyObjectStores injected. */
+  /** Faults the FaultyObjectStores and FaultyMetadata injected. */
   faults: number;
+  /** Metadata writes that applied but were reported failed. */
+  lostAnswers: number;
   /**
    * Calls the simulation (as a client) retried because the store let a transient
    * MetadataError('unavailable') through, by call (`fetch`, `open`, `StreamStore.start`).
@@ -157,6 +159,7 @@ interface Incarnation {
   readonly fuse: Fuse;
   store: StreamStore | undefined;
   readonly faulty: FaultyObjectStore | undefined;
+  readonly faultyMetadata: FaultyMetadata | undefined;
   readonly handles: Map<number, Stream>;
   /** Resolves when the fuse is cut. */
   readonly cut: Promise<void>;
@@ -298,6 +301,7 @@ class Simulation {
       maybeRecovered: 0,
       maybeLost: 0,
       faults: 0,
+      lostAnswers: 0,
       callsAfterClose: 0,
       clientRetries: 0,
       clientRetriesBy: {},
@@ -988,6 +992,11 @@ class Simulation {
     }
   }
 
+  private countFaults(inc: Incarnation): void {
+    this.report.faults += (inc.faulty?.faults ?? 0) + (inc.faultyMetadata?.faults ?? 0);
+    this.report.lostAnswers += inc.faultyMetadata?.lostAnswers ?? 0;
+  }
+
   private haltStore(inc: Incarnation): void {
     const extras = inc.store === undefined ? undefined : (inc.store as unknown as StoreExtras);
     if (extras?.halt) {
@@ -1186,7 +1195,7 @@ class Simulation {
             },
           })
         : undefined;
-    if (this.inc?.faulty) this.report.faults += this.inc.faulty.faults;
+    if (this.inc) this.countFaults(this.inc);
     const metadata =
       this.cfg.metaFaultRate > 0
         ? new FaultyMetadata(this.metadata, new Rng(this.rng2.uint32()), {
@@ -1195,7 +1204,17 @@ class Simulation {
           })
         : this.metadata;
     const wal = new MemoryWal({ store: this.node.walStore, capacityBytes: this.cfg.walCapacityBytes });
-    this.inc = { n, fuse, store: undefined, faulty, handles: new Map(), cut, closed: false, background: [] };
+    this.inc = {
+      n,
+      fuse,
+      store: undefined,
+      faulty,
+      faultyMetadata: metadata instanceof FaultyMetadata ? metadata : undefined,
+      handles: new Map(),
+      cut,
+      closed: false,
+      background: [],
+    };
     const options: StreamStoreOptions & Record<string, unknown> = {
       wal: new CuttableWal(wal, fuse),
       objectStore: new CuttableObjectStore(faulty ?? this.objects, fuse),
@@ -1411,7 +1430,7 @@ class Simulation {
     for (const n of this.nodes) {
       const inc = n.inc as Incarnation | undefined;
       if (inc === undefined) continue;
-      if (inc.faulty) this.report.faults += inc.faulty.faults;
+      this.countFaults(inc);
       inc.fuse.cut('reject');
       this.haltStore(inc);
     }
@@ -1555,12 +1574,23 @@ class Simulation {
     return shown.join('\n  ');
   }
 
+  /** Whether real-time sleeps (store retries, timers) take part in the interleaving. */
+  private timingDependent(): boolean {
+    return (
+      this.cfg.faultRate > 0 ||
+      this.cfg.metaFaultRate > 0 ||
+      this.cfg.uploadIntervalMs !== undefined ||
+      this.cfg.compactionIntervalMs !== undefined
+    );
+  }
+
   private failure(err: unknown, dump: string): SimFailure {
     const tail = this.trace.slice(-(this.o.traceTail ?? 60)).join('\n  ');
     return new SimFailure(
       `simulation seed ${this.o.seed} failed at op #${this.opIndex}: ${describeError(err)}\n` +
         `replay: SIM_SEED=${this.o.seed} SIM_OPS=${this.o.ops} pnpm exec vitest run packages/stream/test/simulation.test.ts\n` +
         `config: ${JSON.stringify(this.cfg)}\n` +
+        `exact replay: ${this.timingDependent() ? 'no (injected faults or background timers make the interleaving depend on real time; it usually recurs)' : 'yes'}\n` +
         `trace tail:\n  ${tail}\n` +
         `state:\n  ${dump}`,
       this.o.seed,
