@@ -295,6 +295,15 @@ describe('errors answered in the API', () => {
     await expect(startServer([{ ...h, apiKey: 9999 }])).rejects.toThrow(/unknown api key/);
     await expect(startServer([{ ...h, servedMinVersion: 6 }])).rejects.toThrow(/servedMinVersion/);
   });
+
+  it('start rejects when the port is taken; handlers lists the registry with ApiVersions', async () => {
+    server = await startServer([toyHeartbeatHandler()]);
+    await expect(startServer([], { port: server.address.port })).rejects.toThrow(/EADDRINUSE/);
+    expect(server.handlers.map((h) => [h.apiKey, h.minVersion, h.maxVersion])).toEqual([
+      [ApiKey.Heartbeat, 0, 4],
+      [ApiKey.ApiVersions, 0, 4],
+    ]);
+  });
 });
 
 function decodeAt<T>(frame: Buffer, v: number): T {
