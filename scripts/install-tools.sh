@@ -116,4 +116,33 @@ else
   log "apache kafka peer jars installed: $(ls "$KAFKA_DIR" | wc -l) jars"
 fi
 java -cp "$KAFKA_DIR/*" kafka.Kafka --version >/dev/null 2>&1 || die "kafka.Kafka --version failed (classpath $KAFKA_DIR)"
+# --- Python Kafka clients (test/clients) -------------------------------------
+# confluent-kafka (its wheel bundles librdkafka) and kafka-python 2.x with the compression
+# libraries it needs for snappy/lz4/zstd, pinned, in a venv under tools/.cache/pyclients.
+PYCLIENTS_PINS="confluent-kafka==2.12.1 kafka-python==2.2.15 python-snappy==0.7.3 cramjam==2.14.0 lz4==4.4.5 zstandard==0.25.0"
+PYCLIENTS_DIR="$ROOT/tools/.cache/pyclients"
+PYCLIENTS_PY="$PYCLIENTS_DIR/bin/python"
+PYCLIENTS_STAMP="$PYCLIENTS_DIR/.pins"
+if [ -x "$PYCLIENTS_PY" ] && [ -f "$PYCLIENTS_STAMP" ] && [ "$(cat "$PYCLIENTS_STAMP")" = "$PYCLIENTS_PINS" ]; then
+  log "python kafka clients present: $PYCLIENTS_PINS"
+else
+  command -v python3 >/dev/null 2>&1 || die "python3 missing (needed for the Python Kafka clients)"
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || {
+    command -v apt-get >/dev/null 2>&1 || die "python3 venv support missing and apt-get unavailable"
+    log "installing python3-venv via apt-get"
+    $SUDO apt-get update -qq || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null \
+      || die "apt-get install python3-venv failed"
+  }
+  log "installing python kafka clients into $PYCLIENTS_DIR: $PYCLIENTS_PINS"
+  rm -rf "$PYCLIENTS_DIR"
+  python3 -m venv "$PYCLIENTS_DIR" || die "python3 -m venv $PYCLIENTS_DIR failed"
+  # shellcheck disable=SC2086
+  "$PYCLIENTS_DIR/bin/pip" install -q --disable-pip-version-check $PYCLIENTS_PINS \
+    || die "pip install $PYCLIENTS_PINS failed"
+  echo "$PYCLIENTS_PINS" >"$PYCLIENTS_STAMP"
+fi
+"$PYCLIENTS_PY" -c 'import confluent_kafka, kafka, snappy, lz4, zstandard; from kafka.codec import has_snappy, has_lz4, has_zstd; assert has_snappy() and has_lz4() and has_zstd()' \
+  || die "python kafka clients do not import ($PYCLIENTS_PY)"
+log "python kafka clients: confluent-kafka $("$PYCLIENTS_PY" -c 'import confluent_kafka; print(confluent_kafka.version(), "librdkafka", confluent_kafka.libversion()[0])'), kafka-python $("$PYCLIENTS_PY" -c 'import kafka; print(kafka.__version__)')"
 log "all tools ready"
