@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { S3ObjectStore } from '../src/object-store/s3.ts';
 import { removeTempDirs } from './faults/env.ts';
 import { backpressureWhileStalled, errorsDuringUploads } from './faults/scenarios.ts';
+import { busyEverything } from './faults/scenarios-busy.ts';
 import {
   type CrashPoint,
   crashPoint,
@@ -109,5 +110,12 @@ describe('stream faults (moto S3)', () => {
   }, async () => {
     const r = await withPrefix('cold', (s3) => stuckColdReads(s3, 96));
     console.log(`s3 stuck cold reads: ${JSON.stringify(r)}`);
+  });
+
+  it('busy: appends, uploads, two racing compactors, readers, faults, then a crash', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await withPrefix('busy', (s3) => busyEverything(s3, 7002, 3_000));
+    console.log(`s3 busy: ${JSON.stringify(r)}`);
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryObjectStore } from '../src/object-store/memory.ts';
 import { removeTempDirs } from './faults/env.ts';
 import { backpressureWhileStalled, errorsDuringUploads } from './faults/scenarios.ts';
+import { busyEverything } from './faults/scenarios-busy.ts';
 import {
   type CrashPoint,
   crashPoint,
@@ -118,4 +119,13 @@ describe('stream faults (memory object store)', () => {
     const r = await stuckColdReads(new MemoryObjectStore(), 95);
     console.log(`stuck cold reads: ${JSON.stringify(r)}`);
   });
+
+  for (const seed of [7000, 7001]) {
+    it(`busy: appends, uploads, two racing compactors, readers, faults, then a crash (seed ${seed})`, {
+      timeout: 60_000,
+    }, async () => {
+      const r = await busyEverything(new MemoryObjectStore(), seed, 2_500);
+      console.log(`busy ${seed}: ${JSON.stringify(r)}`);
+    });
+  }
 });
