@@ -14,7 +14,9 @@
  * (no names = all three). Writes bench/results/stream.json; a run of some parts keeps the
  * other parts of an existing file. --dir: where the latency WALs go (default .tmp/bench-stream).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { diskInfo, machineInfo } from '../wal/stats.ts';
@@ -84,8 +86,12 @@ export interface StreamBenchResult {
   suite: 'stream';
   date: string;
   machine: Record<string, string | number>;
+  /** The commit measured, and whether packages/ had uncommitted changes then. */
+  source?: { commit: string; packagesDirty: boolean };
   /** When each part last ran (a partial run keeps the other parts of the previous file). */
   dates: Partial<Record<Part, string>>;
+  /** 1-minute load average before and after each part (the machine is shared). */
+  load?: Partial<Record<Part, [number, number]>>;
   requests?: RequestsResult;
   catchup?: CatchupResult;
   latency?: LatencyResult & { disk: ReturnType<typeof diskInfo> };
@@ -98,9 +104,10 @@ export async function runStreamBench(
   dir: string,
   log: (line: string) => void = () => {},
 ): Promise<StreamBenchResult> {
-  const out: StreamBenchResult = { suite: 'stream', date: '', machine: machineInfo(), dates: {} };
+  const out: StreamBenchResult = { suite: 'stream', date: '', machine: machineInfo(), dates: {}, load: {} };
   for (const part of parts) {
-    log(`${part}:`);
+    const load0 = +loadavg()[0]!.toFixed(2);
+    log(`${part}: (load average ${load0})`);
     const t0 = Date.now();
     if (part === 'requests') out.requests = await runRequests(params.requests, log);
     if (part === 'catchup') out.catchup = await runCatchup(params.catchup, log);
@@ -109,10 +116,25 @@ export async function runStreamBench(
       out.latency = { ...(await runLatency(dir, params.latency, log)), disk: diskInfo(dir) };
     }
     out.dates[part] = new Date().toISOString();
+    out.load![part] = [load0, +loadavg()[0]!.toFixed(2)];
     log(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   }
   out.date = new Date().toISOString();
   return out;
+}
+
+/** HEAD and whether packages/ differs from it (the benchmark runs the working tree). */
+function sourceInfo(root: string): StreamBenchResult['source'] {
+  try {
+    const git = (...a: string[]) =>
+      execFileSync('git', ['-C', root, ...a], { encoding: 'utf8', timeout: 10_000 }).trim();
+    return {
+      commit: git('rev-parse', 'HEAD'),
+      packagesDirty: git('status', '--porcelain', '--', 'packages') !== '',
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 const mib = (b: number) => +(b / MiB).toFixed(2);
@@ -218,7 +240,9 @@ async function main(): Promise<void> {
   const out = argValue('--out') ?? join(root, 'bench', 'results', 'stream.json');
   const dir = argValue('--dir') ?? join(root, '.tmp', 'bench-stream');
   const params = args.includes('--quick') ? QUICK_PARAMS : FULL_PARAMS;
+  const source = sourceInfo(root);
   const result = await runStreamBench(params, parts, dir, (line) => console.log(line));
+  if (source) result.source = source;
   printStreamBench(result);
   if (parts.length < PARTS.length && existsSync(out)) {
     const previous = JSON.parse(readFileSync(out, 'utf8')) as StreamBenchResult;
@@ -226,6 +250,8 @@ async function main(): Promise<void> {
       if (parts.includes(p) || previous[p] === undefined) continue;
       Object.assign(result, { [p]: previous[p] });
       result.dates[p] = previous.dates?.[p] ?? previous.date;
+      const load = previous.load?.[p];
+      if (load) result.load![p] = load;
     }
   }
   mkdirSync(join(out, '..'), { recursive: true });
