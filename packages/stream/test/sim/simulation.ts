@@ -42,6 +42,8 @@ export interface SimOptions {
   opTimeoutMs?: number;
   /** Trace lines kept for the failure message. Default 60. */
   traceTail?: number;
+  /** Allow runs with over 100 streams (default true). */
+  wide?: boolean;
   /** Allow injected metadata faults in some runs (default true). */
   metadataFaults?: boolean;
   /** Log every I/O call of the stores in the trace (for debugging one seed). */
@@ -102,6 +104,8 @@ export class SimFailure extends Error {
 export interface SimConfig {
   /** Broker processes (stores) sharing the metadata and object store; each has its own WAL. */
   nodes: number;
+  /** Over 100 streams (chunked commits); `wideBurst` appends to all of a node's streams. */
+  wide: boolean;
   streamIds: number[];
   cacheBytesMax: number;
   uploadBytesThreshold: number;
@@ -248,6 +252,7 @@ class Simulation {
     while (ids.size < nStreams) ids.add(r.chance(0.2) ? r.int(1000, 1_000_000) : r.int(0, 9));
     this.cfg = {
       nodes: nodeCount,
+      wide: false,
       streamIds: [...ids].sort((a, b) => a - b),
       cacheBytesMax,
       uploadBytesThreshold: r.pick([256, 2 * KiB, 16 * KiB, 256 * KiB]),
@@ -273,6 +278,16 @@ class Simulation {
     // Later additions draw from their own generator, so seeds found before them still replay.
     if (o.metadataFaults !== false && this.rng2.chance(0.3))
       this.cfg.metaFaultRate = this.rng2.pick([0.01, 0.04]);
+    if (o.wide !== false && this.rng2.chance(0.1)) {
+      // Many streams, so that one sealed block holds more than a commit takes (chunked commits).
+      const extra = this.rng2.int(110, 160);
+      const ids = new Set(this.cfg.streamIds);
+      for (let k = 0; ids.size < this.cfg.streamIds.length + extra; k++) ids.add(20 + 7 * k);
+      this.cfg.streamIds = [...ids].sort((a, b) => a - b);
+      this.cfg.wide = true;
+      this.cfg.cacheBytesMax = Math.max(this.cfg.cacheBytesMax, 512 * KiB);
+      this.cfg.uploadBytesThreshold = 256 * KiB;
+    }
     if (o.background !== false && r.chance(0.25)) {
       this.cfg.uploadIntervalMs = r.pick([2, 20]);
       this.cfg.compactionIntervalMs = r.pick([5, 50]);
@@ -369,6 +384,7 @@ class Simulation {
       ['gcAsync', extras.collectGarbage ? 2 : 0],
       ['fetchAsync', 6],
       ['burstCrash', 2],
+      ['wideBurst', this.cfg.wide ? 5 : 0],
     ]);
     this.count(op);
     if (STORE_OPS.has(op)) this.cur = r.int(0, this.nodes.length - 1);
@@ -474,6 +490,15 @@ class Simulation {
       }
       case 'fetchAsync':
         return this.fetchAsync(id);
+      case 'wideBurst': {
+        const mine = this.ownIds();
+        for (const sid of mine) await this.append(sid, true);
+        this.log(`  wide burst: one batch on each of ${mine.length} streams`);
+        this.features.add('wide');
+        if (r.chance(0.3)) this.armFuse(r.int(1, 4), r.pick<CutMode>(['reject', 'hang']));
+        else if (r.chance(0.5)) await this.flush();
+        return;
+      }
       case 'burstCrash': {
         const n = r.int(1, 6);
         const mine = this.cfg.streamIds.filter((s) => this.model(s).owner === this.cur);
@@ -535,17 +560,19 @@ class Simulation {
 
   // ---- appends -------------------------------------------------------------------------------
 
-  private async append(id: number): Promise<SimBatch> {
+  private async append(id: number, tiny = false): Promise<SimBatch> {
     const r = this.rng;
     const h = await this.handle(id);
     const m = this.model(id);
     const uid = ++this.uid;
-    const count = r.chance(0.05) ? r.int(50, 1000) : r.int(1, 5);
-    const body = r.weighted<number>([
-      [r.int(0, Math.min(64, this.cfg.bodyBytesMax)), 5],
-      [r.int(0, Math.min(1024, this.cfg.bodyBytesMax)), 3],
-      [r.int(0, this.cfg.bodyBytesMax), 1],
-    ]);
+    const count = tiny ? 1 : r.chance(0.05) ? r.int(50, 1000) : r.int(1, 5);
+    const body = tiny
+      ? r.int(0, 16)
+      : r.weighted<number>([
+          [r.int(0, Math.min(64, this.cfg.bodyBytesMax)), 5],
+          [r.int(0, Math.min(1024, this.cfg.bodyBytesMax)), 3],
+          [r.int(0, this.cfg.bodyBytesMax), 1],
+        ]);
     const data = makePayload(uid, id, count, body, this.o.seed);
     const ts = r.chance(0.2) ? this.clock.now() - r.int(0, 10_000) : this.clock.now();
     const batch: SimBatch = { uid, baseOffset: m.endOffset, count, data, timestampMs: ts, status: 'pending' };
