@@ -292,8 +292,46 @@ export function serverProperties(o: {
  * Formats <dir>/data with `kafka.tools.StorageTool format --standalone` and starts `kafka.Kafka`;
  * resolves once the broker answers a Metadata request listing itself. On a start failure the JVM
  * is killed and the error carries the tail of its logs.
+ *
+ * A <dir> that already holds formatted data is started again as it is (the controller's address
+ * is part of the formatted voter set, so ports not given are taken from the previous
+ * server.properties). Ports picked here that another process grabs before the JVM binds them
+ * are picked again, once, on a fresh directory.
  */
 export async function startApacheKafka(o: ApacheKafkaOptions): Promise<ApacheKafka> {
+  const dataDir = join(resolve(o.dir), 'data');
+  const fresh = !existsSync(join(dataDir, 'meta.properties'));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(o);
+    } catch (e) {
+      const portsPicked = !o.port || !o.controllerPort;
+      if (
+        !(
+          fresh &&
+          portsPicked &&
+          attempt < 2 &&
+          /Address already in use|BindException/.test((e as Error).message)
+        )
+      )
+        throw e;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+function previousPorts(propsFile: string): { port?: number; controllerPort?: number } {
+  if (!existsSync(propsFile)) return {};
+  const text = readFileSync(propsFile, 'utf8');
+  const port = /PLAINTEXT:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1];
+  const controllerPort = /CONTROLLER:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1];
+  return {
+    port: port ? Number(port) : undefined,
+    controllerPort: controllerPort ? Number(controllerPort) : undefined,
+  };
+}
+
+async function startOnce(o: ApacheKafkaOptions): Promise<ApacheKafka> {
   const cp = kafkaClasspath();
   const version = kafkaVersion();
   const startTimeoutMs = o.startTimeoutMs ?? 90_000;
@@ -303,11 +341,12 @@ export async function startApacheKafka(o: ApacheKafkaOptions): Promise<ApacheKaf
   const dataDir = join(dir, 'data');
   mkdirSync(dir, { recursive: true });
   mkdirSync(logDir, { recursive: true });
-  const port = o.port || (await freePort());
-  let controllerPort = o.controllerPort || (await freePort());
-  while (controllerPort === port) controllerPort = await freePort();
   const propsFile = join(dir, 'server.properties');
   const fresh = !existsSync(join(dataDir, 'meta.properties'));
+  const prev = fresh ? {} : previousPorts(propsFile);
+  const port = o.port || prev.port || (await freePort());
+  let controllerPort = o.controllerPort || prev.controllerPort || (await freePort());
+  while (controllerPort === port) controllerPort = await freePort();
   writeFileSync(propsFile, serverProperties({ dataDir, port, controllerPort, props: o.props }));
 
   let clusterId = '';

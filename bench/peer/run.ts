@@ -4,7 +4,7 @@
  *
  * Per round and target: a fresh topic of 8 partitions (TopicCommand), N records of 1 KiB with
  * acks=all at full speed, then all N read back by a fresh consumer group; the broker process is
- * sampled meanwhile (RSS, CPU); then a fixed-rate produce run (default 100k records at 10k/s) for
+ * sampled meanwhile (RSS, CPU); then a fixed-rate produce run (default 50k records at 5k/s) for
  * latency below saturation, since the unthrottled run's latency is mostly the producer's queue. Rounds are interleaved (A B, B A, ...) so drift hits both alike;
  * the summary is the median round. Idle RSS is taken after start-up settles and again after the
  * last round.
@@ -55,8 +55,8 @@ export const FULL_PARAMS: PeerBenchParams = {
   partitions: 8,
   rounds: 3,
   acks: 'all',
-  latencyRecords: 100_000,
-  latencyThroughput: 10_000,
+  latencyRecords: 50_000,
+  latencyThroughput: 5000,
   idleSettleMs: 5000,
   idleSampleMs: 2000,
 };
