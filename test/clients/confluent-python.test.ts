@@ -1,0 +1,99 @@
+/**
+ * confluent-kafka-python (librdkafka bundled in its wheel) against the broker: idempotent
+ * Producer with every codec, Consumer with assign() and no commits, AdminClient (create
+ * with configs, DescribeConfigs, IncrementalAlterConfigs, AlterConfigs, CreatePartitions,
+ * DeleteTopics) and list offsets (AdminClient.list_offsets, Consumer.offsets_for_times).
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AdminResult,
+  expectAdminResult,
+  expectByTime,
+  expectSameRecords,
+  makeRecords,
+  type OffsetPair,
+  RECORD_COUNT,
+  readRecordFile,
+  scratchDir,
+  startTestBroker,
+  type TestBroker,
+  type TestRecord,
+  timeQueries,
+  timestampBase,
+  writeRecordFile,
+} from './common.ts';
+import { PYTHON_CODECS, pyDriver, pythonVersions } from './python.ts';
+
+const DRIVER = 'confluent_driver.py';
+
+describe.sequential('confluent-kafka-python', () => {
+  let b: TestBroker;
+  let files: ReturnType<typeof scratchDir>;
+  let records: TestRecord[];
+  beforeAll(async () => {
+    await pythonVersions('import confluent_kafka; print(confluent_kafka.version())');
+    b = await startTestBroker('confluent');
+    files = scratchDir('confluent');
+    records = makeRecords(RECORD_COUNT, 2, timestampBase());
+    writeRecordFile(path.join(files.dir, 'in.tsv'), records);
+  }, 120_000);
+  afterAll(async () => {
+    await b?.close();
+    files?.remove();
+  });
+
+  for (const codec of PYTHON_CODECS) {
+    it(`idempotent produce + assign() consume, 10,000 records, ${codec}`, async () => {
+      const topic = `confluent-${codec}`;
+      const p = await pyDriver<{ acked: number; offsets: number[] }>(DRIVER, [
+        'produce',
+        b.bootstrap,
+        topic,
+        codec,
+        path.join(files.dir, 'in.tsv'),
+      ]);
+      expect(p.acked).toBe(RECORD_COUNT);
+      expect(p.offsets).toEqual(records.map((_, i) => i));
+      const out = path.join(files.dir, `out-${codec}.tsv`);
+      const c = await pyDriver<{ consumed: number }>(DRIVER, [
+        'consume',
+        b.bootstrap,
+        topic,
+        '0',
+        String(RECORD_COUNT),
+        out,
+      ]);
+      expect(c.consumed).toBe(RECORD_COUNT);
+      expectSameRecords(readRecordFile(out), records);
+    }, 120_000);
+  }
+
+  it('list offsets: earliest, latest, max timestamp, by time (AdminClient and Consumer)', async () => {
+    const { targets } = timeQueries(records);
+    const r = await pyDriver<{
+      earliest: number;
+      latest: number;
+      maxTimestamp: OffsetPair;
+      adminByTime: OffsetPair[];
+      consumerBeginning: number;
+      consumerEnd: number;
+      consumerByTime: OffsetPair[];
+    }>(DRIVER, ['offsets', b.bootstrap, 'confluent-none', '0', targets.join(',')]);
+    expect(r.earliest).toBe(0);
+    expect(r.latest).toBe(RECORD_COUNT);
+    expect(r.consumerBeginning).toBe(0);
+    expect(r.consumerEnd).toBe(RECORD_COUNT);
+    const maxTs = records[RECORD_COUNT - 1]?.timestampMs as number;
+    expect(r.maxTimestamp[1]).toBe(maxTs);
+    expect(records[r.maxTimestamp[0] as number]?.timestampMs).toBe(maxTs);
+    expectByTime(r.adminByTime, records, targets);
+    expectByTime(r.consumerByTime, records, targets);
+  }, 120_000);
+
+  it('AdminClient: create with configs, describe, incremental alter, alter, create partitions, delete', async () => {
+    const r = await pyDriver<AdminResult>(DRIVER, ['admin', b.bootstrap, 'confluent-admin']);
+    expectAdminResult(r);
+    expect(r.configsAfterCreate['retention.ms']?.source).toBe('DYNAMIC_TOPIC_CONFIG');
+  }, 120_000);
+});
