@@ -16,6 +16,7 @@ import {
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
+import { walPressureWhileStalled } from './faults/scenarios-wal.ts';
 import { useS3Server } from './s3-server.ts';
 
 const server = useS3Server('tributary-faults');
@@ -117,5 +118,12 @@ describe('stream faults (moto S3)', () => {
   }, async () => {
     const r = await withPrefix('busy', (s3) => busyEverything(s3, 7002, 3_000));
     console.log(`s3 busy: ${JSON.stringify(r)}`);
+  });
+
+  it('a small WAL fills before the cache: uploads start on WAL pressure; a stall makes appends wait', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await withPrefix('walpressure', (s3) => walPressureWhileStalled(s3, 98));
+    console.log(`s3 wal pressure: ${JSON.stringify(r)}`);
   });
 });

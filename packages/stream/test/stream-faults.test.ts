@@ -15,7 +15,7 @@ import {
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
-import { type PowerLossMode, walPowerLoss } from './faults/scenarios-wal.ts';
+import { type PowerLossMode, walPowerLoss, walPressureWhileStalled } from './faults/scenarios-wal.ts';
 
 afterAll(removeTempDirs);
 
@@ -128,4 +128,11 @@ describe('stream faults (memory object store)', () => {
       console.log(`busy ${seed}: ${JSON.stringify(r)}`);
     });
   }
+
+  it('a small WAL fills before the cache: uploads start on WAL pressure; a stall makes appends wait', {
+    timeout: 60_000,
+  }, async () => {
+    const r = await walPressureWhileStalled(new MemoryObjectStore(), 97);
+    console.log(`wal pressure: ${JSON.stringify(r)}`);
+  });
 });

@@ -39,6 +39,8 @@ export interface ProcOptions {
   objectStore: ObjectStore;
   /** StreamStore options on top of the defaults below. */
   store?: Partial<StreamStoreOptions>;
+  /** Size of a new WAL file (default {@link WAL_FILE_BYTES}). */
+  walBytes?: number;
   /** Wraps the metadata store inside the cut (e.g. to inject metadata faults). */
   wrapMetadata?: (m: MetadataStore) => MetadataStore;
 }
@@ -72,7 +74,10 @@ export class Proc {
    */
   static async start(o: ProcOptions, beforeStart?: (p: PartialProc) => void): Promise<Proc> {
     const cut = new Cut();
-    const walFile = new CutWalFile(await openNodeWalFile(join(o.dir, 'wal'), WAL_FILE_BYTES), cut);
+    const walFile = new CutWalFile(
+      await openNodeWalFile(join(o.dir, 'wal'), o.walBytes ?? WAL_FILE_BYTES),
+      cut,
+    );
     const wal = await FileWal.open({ path: join(o.dir, 'wal'), file: walFile, alignBytes: 4096 });
     const metaStore = await EmbeddedMetadataStore.open(join(o.dir, 'meta'));
     const metadata = new CutMetadata(o.wrapMetadata?.(metaStore) ?? metaStore, cut);

@@ -42,7 +42,6 @@ async function expectTidy(store: ObjectStore, metadata: MetadataStore): Promise<
  * gets fail, object puts fail — through appends, interval uploads, flushes, compaction rounds
  * and a crash: every acknowledged batch stays readable exactly once, the committed ranges tile
  * every stream, and after the prepared timeout the collector leaves no stray object.
- * (No stream trims here: see .tmp/notes-faults.md, item 4.)
  */
 export async function metadataFaults(base: ObjectStore, seed: number): Promise<MetadataFaultCounters> {
   const dir = await tempDir('metafaults');

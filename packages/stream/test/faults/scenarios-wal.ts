@@ -11,12 +11,24 @@ import { type CrashOptions, FaultyFile } from '@tributary/wal/testing';
 import { expect } from 'vitest';
 import { MemoryMetadataStore } from '../../src/metadata/memory.ts';
 import { MemoryObjectStore } from '../../src/object-store/memory.ts';
+import type { ObjectStore } from '../../src/object-store/types.ts';
 import { StreamStore } from '../../src/stream/store.ts';
 import type { Stream } from '../../src/stream/stream.ts';
+import { FaultyObjectStore } from '../../src/testing/index.ts';
 import { Cut, CutMetadata, CutObjectStore } from './cut.ts';
-import { DEFAULT_STORE_OPTIONS } from './env.ts';
+import { DEFAULT_STORE_OPTIONS, Proc, tempDir } from './env.ts';
 import { expectCommittedExactly } from './inspect.ts';
-import { type Acked, Ledger, makeBatch, openAll, readAll, rngOf } from './workload.ts';
+import {
+  type Acked,
+  appendOne,
+  expectStreamMatches,
+  Ledger,
+  makeBatch,
+  openAll,
+  readAll,
+  rngOf,
+  waitFor,
+} from './workload.ts';
 
 const IDS = [1, 2, 3] as const;
 
@@ -148,5 +160,84 @@ export async function walPowerLoss(seed: number, mode: PowerLossMode): Promise<P
     }
   } finally {
     await metadata.close();
+  }
+}
+
+/**
+ * A small FileWal (1 MiB) and small sequential appends (each takes a 4 KiB WAL group): the WAL,
+ * not the cache, is what fills. Uploads must start under WAL pressure although the cache is far
+ * below the upload threshold; while the object store stalls, appends wait for WAL space (no
+ * failure, no growth); once it resumes every append resolves, and all is readable after a
+ * restart.
+ */
+export async function walPressureWhileStalled(
+  base: ObjectStore,
+  seed: number,
+): Promise<{ objectsBeforeStall: number; ackedWhileStalled: number; walUsedMax: number; capacity: number }> {
+  const dir = await tempDir('walpressure');
+  const faulty = new FaultyObjectStore(base, { seed });
+  const rng = rngOf(seed);
+  const ledger = new Ledger();
+  const options = {
+    dir,
+    objectStore: faulty,
+    walBytes: 1 << 20,
+    store: { cacheBytesMax: 4 << 20, uploadBytesThreshold: 512 << 10, uploadIntervalMs: 0 },
+  };
+  let proc = await Proc.start(options);
+  try {
+    const streams = await openAll(proc.store, IDS, 1);
+    const one = async (i: number): Promise<void> => {
+      const s = streams[i % streams.length]!;
+      await appendOne(s, makeBatch(rng, `w-${i}`, 20, 120), 1, ledger);
+    };
+    // Sequential appends: ~4 times what the WAL holds; uploads must start on WAL pressure.
+    for (let i = 0; i < 1000; i++) await one(i);
+    expect(ledger.failures).toEqual([]);
+    const objectsBeforeStall = proc.store.stats().upload.objects;
+    expect(objectsBeforeStall).toBeGreaterThan(1);
+    // Stalled: appends go on until the WAL is full, then wait.
+    faulty.stall();
+    const before = ledger.count;
+    let walUsedMax = 0;
+    // Sequential again (one WAL group each), in the background: it stops on a full WAL.
+    const appender = (async () => {
+      for (let i = 0; i < 600; i++) await one(1000 + i);
+    })();
+    let last = -1;
+    let stableSince = Date.now();
+    await waitFor(
+      () => {
+        walUsedMax = Math.max(walUsedMax, proc.wal.usedBytes);
+        if (ledger.count !== last) {
+          last = ledger.count;
+          stableSince = Date.now();
+        }
+        return Date.now() - stableSince > 300;
+      },
+      10_000,
+      'appends to stop on a full WAL',
+    );
+    const ackedWhileStalled = ledger.count - before;
+    expect(ackedWhileStalled).toBeLessThan(600);
+    expect(walUsedMax).toBeLessThanOrEqual(proc.wal.capacityBytes);
+    expect(proc.store.error).toBeUndefined();
+    expect(ledger.failures).toEqual([]);
+    faulty.resume();
+    await appender;
+    expect(ledger.failures).toEqual([]);
+    expect(ledger.count - before).toBe(600);
+    await proc.store.flush();
+    for (const s of streams) await expectStreamMatches(s, ledger);
+    await proc.crash();
+    proc = await Proc.start(options);
+    for (const s of await openAll(proc.store, IDS, 2)) {
+      await expectStreamMatches(s, ledger);
+      await expectCommittedExactly(proc.metaStore, s.id, ledger.end(s.id));
+    }
+    return { objectsBeforeStall, ackedWhileStalled, walUsedMax, capacity: proc.wal.capacityBytes };
+  } finally {
+    faulty.resume();
+    await proc.stop().catch(() => {});
   }
 }
