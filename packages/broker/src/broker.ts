@@ -220,7 +220,11 @@ export class Broker {
     let p = byIndex.get(index);
     if (p === undefined) {
       const streamId = rec.partitions[index]!.streamId;
-      p = this.streams.open(streamId, 0).then((stream) => new Partition(topic, index, stream, 0));
+      p = this.streams.open(streamId, 0).then(async (stream) => {
+        const partition = new Partition(topic, index, stream, 0);
+        await partition.loadProducerState();
+        return partition;
+      });
       p.catch(() => byIndex.delete(index));
       byIndex.set(index, p);
     }

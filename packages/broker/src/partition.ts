@@ -182,6 +182,40 @@ export class Partition {
     return { records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes), bytes };
   }
 
+  /**
+   * Rebuilds the idempotent producer state from the stream's tail (the last `bytes` of
+   * committed ranges plus everything cached): a producer retrying a batch that was written
+   * before a crash, but never acknowledged, then gets the original offset instead of a
+   * duplicate. Reads batch headers only.
+   */
+  async loadProducerState(bytes = 8 * 1024 * 1024): Promise<number> {
+    const ranges = this.stream.committedRanges();
+    let from = this.stream.committedOffset;
+    let seen = 0;
+    for (let i = ranges.length - 1; i >= 0 && seen < bytes; i--) {
+      from = ranges[i]!.startOffset;
+      seen += ranges[i]!.size;
+    }
+    from = Math.max(from, this.logStartOffset);
+    let at = from;
+    let batches = 0;
+    while (at < this.hw) {
+      const units = await this.stream.fetch(at, 1 << 20);
+      if (units.length === 0) break;
+      for (const u of units) {
+        for (const batch of iterateBatches(u.data)) {
+          const h = readBatchHeader(batch);
+          if (h.producerId >= 0n && !h.isControl) {
+            this.producers.record(h, Number(h.baseOffset));
+            batches++;
+          }
+        }
+        at = u.baseOffset + u.count;
+      }
+    }
+    return batches;
+  }
+
   /** Resolves when the high watermark passes `offset`, or after `ms`, or on abort. */
   waitFor(offset: number, ms = 30_000, signal?: AbortSignal): Promise<void> {
     if (this.hw >= offset) return Promise.resolve();

@@ -3,9 +3,9 @@
  * batches' sequence ranges with their offsets, so that a retried batch gets its original
  * offset back and a gap in sequences is refused (Kafka's rules).
  *
- * Kept in memory: after a broker restart a producer is unknown and its next batch is
- * accepted whatever its sequence (its retries of batches written before the restart are not
- * recognised as duplicates).
+ * Kept in memory and rebuilt when a partition opens from the batch headers of the stream's
+ * tail (Partition.loadProducerState): a producer unknown there (silent for longer than that
+ * tail) has its next batch accepted whatever its sequence.
  */
 import { ErrorCode, type RecordBatchHeader } from '@tributary/protocol';
 import { KafkaError } from './errors.ts';
@@ -79,6 +79,7 @@ export class ProducerStateTable {
   /** Records an accepted batch (call synchronously after `check`, before the next check). */
   record(h: RecordBatchHeader, baseOffset: number): void {
     let e = this.producers.get(h.producerId);
+    if (e !== undefined && h.producerEpoch < e.epoch) return;
     if (e === undefined || h.producerEpoch > e.epoch) {
       if (e === undefined && this.producers.size >= this.producersMax) {
         const oldest = this.producers.keys().next().value;

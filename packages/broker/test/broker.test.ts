@@ -358,3 +358,32 @@ describe('broker produce and fetch', () => {
     expect((await fetchAll(c, 'a0', 0)).records.length).toBe(4);
   });
 });
+
+describe('broker restarts', () => {
+  it('a retried idempotent batch written before a restart gets its original offset', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trib-idem-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const o = {
+      dataDir: dir,
+      wal: undefined,
+      objectStore: undefined,
+      metadata: 'embedded',
+      walBytes: 16 << 20,
+    } as const;
+    const first = await broker(o);
+    await createTopic(first.c, 'idr');
+    const b0 = batch(3, 'p0', { producerId: 77n, producerEpoch: 0, baseSequence: 0 });
+    const b1 = batch(2, 'p1', { producerId: 77n, producerEpoch: 0, baseSequence: 3 });
+    await produce(first.c, 'idr', 0, Buffer.from(b0));
+    await first.b.streams.flush();
+    await produce(first.c, 'idr', 0, Buffer.from(b1)); // in the WAL only
+    first.c.close();
+    await first.b.kill();
+    const again = await broker(o);
+    const retry = await produce(again.c, 'idr', 0, Buffer.from(b1));
+    expect([retry.errorCode, Number(retry.baseOffset)]).toEqual([0, 3]);
+    const retryOld = await produce(again.c, 'idr', 0, Buffer.from(b0));
+    expect([retryOld.errorCode, Number(retryOld.baseOffset)]).toEqual([0, 0]);
+    expect((await fetchAll(again.c, 'idr', 0)).records.length).toBe(5);
+  });
+});
