@@ -126,7 +126,9 @@ export class StreamModel {
   truncate(i: number): void {
     const end = i < this.batches.length ? this.batches[i]!.baseOffset : this.endOffset;
     this.batches.splice(i);
-    if (this.batches.length === 0) this.emptyEnd = end;
+    // A stream whose end fell below its start (a trim past the committed end, then a failover
+    // lost the uncommitted batches) continues at its start.
+    if (this.batches.length === 0) this.emptyEnd = Math.max(end, this.startOffset);
   }
 
   /** Moves the start offset up and forgets batches wholly below it. */
