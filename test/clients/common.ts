@@ -57,11 +57,17 @@ export function timestampBase(): number {
 }
 
 /**
- * `count` records: keys on most records (some null), every 7th value null, 0–3 headers with
- * arbitrary bytes (text only when `binary` is false), timestamps non-decreasing from `base`
+ * `count` records: keys on most records (every 11th null), every 7th value null, 0–3 headers
+ * with arbitrary bytes (printable text only when `binary` is false), timestamps non-decreasing from `base`
  * in steps of 0 or 3 ms so several records share a timestamp.
  */
-export function makeRecords(count: number, seed: number, base: number, binary = true): TestRecord[] {
+export function makeRecords(
+  count: number,
+  seed: number,
+  base: number,
+  options: { binary?: boolean; keyOrValue?: boolean } = {},
+): TestRecord[] {
+  const binary = options.binary ?? true;
   const rand = prng(seed);
   const out: TestRecord[] = [];
   let ts = base;
@@ -71,7 +77,11 @@ export function makeRecords(count: number, seed: number, base: number, binary = 
       i % 11 === 5
         ? null
         : Buffer.concat([Buffer.from(`k${i}-`), bytes(rand, Math.floor(rand() * 12), binary)]);
-    const value = i % 7 === 3 ? null : bytes(rand, Math.floor(rand() * 160), binary);
+    // Every 77th record has neither key nor value, unless `keyOrValue` (kafka-python refuses those).
+    const value =
+      i % 7 === 3 && !(options.keyOrValue && key === null)
+        ? null
+        : bytes(rand, Math.floor(rand() * 160), binary);
     const headers: [string, Buffer][] = [];
     const nh = Math.floor(rand() * 4);
     for (let h = 0; h < nh; h++) headers.push([`h${h}`, bytes(rand, Math.floor(rand() * 20), binary)]);
