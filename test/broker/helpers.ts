@@ -190,6 +190,18 @@ export class RawClient {
     );
   }
 
+  /**
+   * Registers a response expected with `correlationId` (for frames written with sendRaw);
+   * resolves with the response frame (without its size prefix).
+   */
+  expectFrame(correlationId: number, ms = 10_000): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new ConnectionClosedError('connection is closed'));
+    const frame = new Promise<Buffer>((res, rej) => {
+      this.pending.push({ correlationId, p: { apiKey: -1, apiVersion: -1, resolve: res, reject: rej } });
+    });
+    return within(frame, ms, `a response with correlation id ${correlationId}`);
+  }
+
   /** Writes bytes as they are. */
   sendRaw(b: Buffer): void {
     this.socket.write(b);
