@@ -15,6 +15,7 @@ import {
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
+import { crashesDuringRecovery } from './faults/scenarios-recovery.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { walPressureWhileStalled } from './faults/scenarios-wal.ts';
 import { useS3Server } from './s3-server.ts';
@@ -125,5 +126,12 @@ describe('stream faults (moto S3)', () => {
   }, async () => {
     const r = await withPrefix('walpressure', (s3) => walPressureWhileStalled(s3, 98));
     console.log(`s3 wal pressure: ${JSON.stringify(r)}`);
+  });
+
+  it('crashes during start-up recovery (before a commit, after one, after the second): exactly once', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await withPrefix('recovery', (s3) => crashesDuringRecovery(s3, 100));
+    console.log(`s3 crashes during recovery: ${JSON.stringify(r)}`);
   });
 });

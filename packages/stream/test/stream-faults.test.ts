@@ -14,6 +14,7 @@ import {
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
+import { crashesDuringRecovery } from './faults/scenarios-recovery.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { type PowerLossMode, walPowerLoss, walPressureWhileStalled } from './faults/scenarios-wal.ts';
 
@@ -134,5 +135,12 @@ describe('stream faults (memory object store)', () => {
   }, async () => {
     const r = await walPressureWhileStalled(new MemoryObjectStore(), 97);
     console.log(`wal pressure: ${JSON.stringify(r)}`);
+  });
+
+  it('crashes during start-up recovery (before a commit, after one, after the second): exactly once', {
+    timeout: 60_000,
+  }, async () => {
+    const r = await crashesDuringRecovery(new MemoryObjectStore(), 99);
+    console.log(`crashes during recovery: ${JSON.stringify(r)}`);
   });
 });

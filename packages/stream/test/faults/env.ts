@@ -82,7 +82,7 @@ export class Proc {
     const metaStore = await EmbeddedMetadataStore.open(join(o.dir, 'meta'));
     const metadata = new CutMetadata(o.wrapMetadata?.(metaStore) ?? metaStore, cut);
     const objects = new CutObjectStore(o.objectStore, cut);
-    beforeStart?.({ cut, metadata, objects });
+    beforeStart?.({ cut, metadata, objects, files: { walFile, metaStore } });
     let store: StreamStore;
     try {
       store = await StreamStore.start({
@@ -98,6 +98,39 @@ export class Proc {
       throw err;
     }
     return new Proc(cut, wal, walFile, metaStore, metadata, objects, store);
+  }
+
+  /**
+   * Starts a process whose `arm` makes it crash during its start-up recovery (by cutting
+   * `cut` from a hook); resolves once it crashed and its files are free for the next start.
+   * Rejects if the start completes without crashing.
+   */
+  static async crashDuringStart(o: ProcOptions, arm: (p: PartialProc) => void): Promise<void> {
+    let parts: PartialProc | undefined;
+    const started = Proc.start(o, (p) => {
+      parts = p;
+      arm(p);
+    });
+    let done: Proc | undefined;
+    started.then(
+      (p) => {
+        done = p;
+      },
+      () => {},
+    );
+    const t0 = Date.now();
+    while (parts === undefined || !parts.cut.isCut) {
+      if (done !== undefined) {
+        await done.stop();
+        throw new Error('the start-up finished without reaching the crash point');
+      }
+      if (Date.now() - t0 > 20_000) throw new Error('no crash during start-up within 20 s');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const files = parts.files;
+    await parts.cut.quiesce();
+    await files.walFile.inner.close();
+    await files.metaStore.close();
   }
 
   /**
@@ -134,4 +167,6 @@ export interface PartialProc {
   cut: Cut;
   metadata: CutMetadata;
   objects: CutObjectStore;
+  /** @internal What a crash during the start must free. */
+  files: { walFile: CutWalFile; metaStore: EmbeddedMetadataStore };
 }

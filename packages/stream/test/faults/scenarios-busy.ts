@@ -88,7 +88,7 @@ export async function busyEverything(base: ObjectStore, seed: number, ms: number
     };
     const compactor = async (store: StreamStore, key: 'compactionsA' | 'compactionsB'): Promise<void> => {
       while (Date.now() < until) {
-        count(await store.compact({ inputObjectsMax: 3 }));
+        count(await store.compact({ inputObjectsMax: 3, streamObjectBytes: 16 * 1024 }));
         stats[key]++;
         await new Promise((r) => setTimeout(r, 5));
       }

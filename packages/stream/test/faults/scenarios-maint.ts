@@ -278,7 +278,7 @@ export async function readersAcrossCompaction(
   base: ObjectStore,
   seed: number,
   by: 'same store' | 'other store',
-): Promise<{ rounds: number; reads: number; notFound: number; inputObjects: number }> {
+): Promise<{ rounds: number; reads: number; notFound: number; inputObjects: number; outputObjects: number }> {
   const dir = await tempDir('compact');
   const rng = rngOf(seed);
   const ledger = new Ledger();
@@ -348,10 +348,13 @@ export async function readersAcrossCompaction(
     let compacting = true;
     let rounds = 1;
     let inputObjects = first.inputObjects;
+    let outputObjects = 0;
     const compactLoop = (async () => {
       try {
         for (let i = 0; i < 20; i++) {
-          const st = await compactor.compact({ inputObjectsMax: 3 });
+          // Small stream-object threshold: streams get split into objects of their own too.
+          const st = await compactor.compact({ inputObjectsMax: 3, streamObjectBytes: 8 * 1024 });
+          outputObjects += st.outputObjects;
           rounds++;
           inputObjects += st.inputObjects;
           if (st.inputObjects === 0 && st.droppedObjects === 0) break;
@@ -367,13 +370,20 @@ export async function readersAcrossCompaction(
     }
     await compactLoop;
     expect(rounds).toBeGreaterThan(3);
+    expect(outputObjects).toBeGreaterThan(rounds - 1); // splits: more than one output per round
     for (const s of streams) {
       await expectStreamMatches(s, ledger);
       await expectCommittedExactly(proc.metaStore, s.id, ledger.end(s.id));
     }
     expect(await unreferencedKeys(holding, proc.metaStore)).toEqual([]);
     await expectNoMissingObjects(holding, proc);
-    return { rounds, reads, notFound: proc.objects.getNotFound - notFoundBefore, inputObjects };
+    return {
+      rounds,
+      reads,
+      notFound: proc.objects.getNotFound - notFoundBefore,
+      inputObjects,
+      outputObjects,
+    };
   } finally {
     holding.release();
     await other?.close().catch(() => {});
