@@ -386,6 +386,18 @@ class Simulation {
       ['burstCrash', 2],
       ['wideBurst', this.cfg.wide ? 5 : 0],
     ]);
+    // Drawn from rng2: seeds found before deletes existed keep their operation sequence.
+    if (this.liveIds().length >= 2 && this.rng2.chance(0.01) && 'deleteStream' in StreamStore.prototype) {
+      this.count('deleteStream');
+      try {
+        await this.deleteStream(id);
+      } catch (err) {
+        if (!(err instanceof StoreCrashed)) throw err;
+        this.cur = this.model(id).owner;
+        await this.recoverFromCrash('during deleteStream');
+      }
+      return;
+    }
     this.count(op);
     if (STORE_OPS.has(op)) this.cur = r.int(0, this.nodes.length - 1);
     try {
@@ -432,6 +444,7 @@ class Simulation {
     const snap = await snapshot(this.metadata, this.objects);
     const problems = checkSnapshot(snap);
     for (const id of this.openedOnce) {
+      if (this.deleted.has(id)) continue;
       const rec = snap.streams.get(id);
       const m = this.model(id);
       if (rec === undefined) {
@@ -467,7 +480,7 @@ class Simulation {
       case 'appendBurst': {
         const n = r.int(2, 8);
         const ids: number[] = [];
-        const mine = this.cfg.streamIds.filter((s) => this.model(s).owner === this.cur);
+        const mine = this.ownIds();
         for (let i = 0; i < n; i++) {
           const sid = r.chance(0.5) ? id : r.pick(mine);
           ids.push(sid);
@@ -501,7 +514,7 @@ class Simulation {
       }
       case 'burstCrash': {
         const n = r.int(1, 6);
-        const mine = this.cfg.streamIds.filter((s) => this.model(s).owner === this.cur);
+        const mine = this.ownIds();
         for (let i = 0; i < n; i++) await this.append(r.chance(0.7) ? id : r.pick(mine));
         this.armFuse(r.int(1, n + 1), r.pick<CutMode>(['reject', 'hang']));
         return;
@@ -899,6 +912,30 @@ class Simulation {
     return h;
   }
 
+  /**
+   * Deletes a stream (its id is never used again): the handle is fenced, the record goes, and
+   * reads through the old handle fail.
+   */
+  private async deleteStream(id: number): Promise<void> {
+    await this.settle(id);
+    const h = await this.handle(id);
+    this.log(`deleteStream s${id}`);
+    const del = (this.inc.store as unknown as { deleteStream(id: number): Promise<void> }).deleteStream;
+    await this.clientRetries(`deleteStream s${id}`, () => del.call(this.inc.store, id));
+    this.deleted.add(id);
+    this.inc.handles.delete(id);
+    this.cursors.delete(id);
+    this.features.add('delete');
+    try {
+      await this.call(`append on deleted s${id}`, h.append(Buffer.from('deleted'), 1));
+      throw new Error(`append on deleted stream ${id} resolved`);
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+    }
+    const rec = await this.metadata.get(`streams/${id}`);
+    if (rec !== undefined) throw new Error(`stream ${id} still has a record after deleteStream`);
+  }
+
   /** Moves a stream to the other node the graceful way: close it here, open it there. */
   private async move(id: number): Promise<void> {
     const m = this.model(id);
@@ -1170,7 +1207,7 @@ class Simulation {
 
   /** The streams the current node owns (by the model). */
   private ownIds(): number[] {
-    return this.cfg.streamIds.filter((id) => this.model(id).owner === this.cur);
+    return this.liveIds().filter((id) => this.model(id).owner === this.cur);
   }
 
   private everOpened(id: number): boolean {
@@ -1525,8 +1562,16 @@ class Simulation {
   }
 
   private someStreamId(): number {
-    return this.rng.pick(this.cfg.streamIds);
+    return this.rng.pick(this.liveIds());
   }
+
+  /** Streams not deleted (deleted ids are never reused). */
+  private liveIds(): number[] {
+    return this.deleted.size === 0
+      ? this.cfg.streamIds
+      : this.cfg.streamIds.filter((id) => !this.deleted.has(id));
+  }
+  private readonly deleted = new Set<number>();
 
   private storeExtras(): StoreExtras {
     return (this.inc.store ?? {}) as unknown as StoreExtras;
