@@ -1,14 +1,26 @@
 /**
- * The seeded simulation of the stream layer: one run drives a StreamStore over memory
- * backends (a shared MemoryWal store, MemoryMetadataStore, MemoryObjectStore behind an
- * optional seeded FaultyObjectStore) with random appends, fetches, flushes, handle closes,
- * reopens at higher epochs, clean restarts, crashes (immediate or at a random later I/O
- * call, including during recovery), trims, retention, compaction and garbage collection,
- * on a virtual clock. After every reopen and at the end it checks that every acknowledged
- * batch is readable at its offset exactly once, byte for byte, offsets dense, and that
- * unacknowledged batches of a crashed store are either there (at the offset they were given)
- * or not, never twice. A failure throws {@link SimFailure} naming the seed and the tail of
- * the operation trace.
+ * The seeded simulation of the stream layer. One run drives one or two StreamStores
+ * ("brokers", each with its own MemoryWal store) over a shared MemoryMetadataStore and
+ * MemoryObjectStore, optionally behind seeded fault injectors (FaultyObjectStore: retriable
+ * errors, resets, lost answers; FaultyMetadata: 'unavailable' before a call or after a write
+ * applied), on a virtual clock. Operations, chosen at random from the seed:
+ * - appends (awaited, bursts left in flight, one tiny batch on each of 100+ streams in "wide"
+ *   runs), fetches from random offsets (awaited or left running), sequential readers kept
+ *   across compactions, full verifications, flushes;
+ * - handle close + reopen, reopen at a higher epoch (old handle fenced), clean store restarts,
+ *   graceful stream moves between brokers, unclean failovers (owner crashes, the other broker
+ *   takes over), deleteStream;
+ * - crashes: now, or armed to hit the k-th backend call from now (before it takes effect, or
+ *   right after with the answer lost), also during recovery; the crashed store is cut off by
+ *   the "cuttable" wrappers (cuttable.ts) and halted;
+ * - trim, applyRetention, compaction and garbage collection (awaited or in the background),
+ *   clock advances past the garbage and prepared windows.
+ * Checks: after every reopen and at the end, every acknowledged batch is readable at its
+ * offset exactly once, byte for byte, offsets dense from the start, below the start a
+ * RangeError; unacknowledged batches of a crashed store are there (at the offset they were
+ * given) or not, never twice, never after a gap; metadata invariants (invariants.ts) at random
+ * points; no orphaned objects or records after the final GC. A failure throws {@link SimFailure}
+ * naming the seed, whether it replays exactly, the trace tail and a dump of the backends.
  */
 import { createMemoryWalStore, MemoryWal, type MemoryWalStore } from '@tributary/wal';
 import { MemoryMetadataStore } from '../../src/metadata/memory.ts';
