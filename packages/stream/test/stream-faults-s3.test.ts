@@ -15,7 +15,7 @@ import {
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
-import { crashesDuringRecovery } from './faults/scenarios-recovery.ts';
+import { crashesDuringRecovery, shutdownDuringOutage } from './faults/scenarios-recovery.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { walPressureWhileStalled } from './faults/scenarios-wal.ts';
 import { useS3Server } from './s3-server.ts';
@@ -133,5 +133,12 @@ describe('stream faults (moto S3)', () => {
   }, async () => {
     const r = await withPrefix('recovery', (s3) => crashesDuringRecovery(s3, 100));
     console.log(`s3 crashes during recovery: ${JSON.stringify(r)}`);
+  });
+
+  it('shutdown during an outage: close keeps retrying, halt ends it, the restart recovers all', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await withPrefix('shutdown', (s3) => shutdownDuringOutage(s3, 102));
+    console.log(`s3 shutdown during outage: ${JSON.stringify(r)}`);
   });
 });

@@ -14,7 +14,7 @@ import {
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
-import { crashesDuringRecovery } from './faults/scenarios-recovery.ts';
+import { crashesDuringRecovery, shutdownDuringOutage } from './faults/scenarios-recovery.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { type PowerLossMode, walPowerLoss, walPressureWhileStalled } from './faults/scenarios-wal.ts';
 
@@ -142,5 +142,12 @@ describe('stream faults (memory object store)', () => {
   }, async () => {
     const r = await crashesDuringRecovery(new MemoryObjectStore(), 99);
     console.log(`crashes during recovery: ${JSON.stringify(r)}`);
+  });
+
+  it('shutdown during an outage: close keeps retrying, halt ends it, the restart recovers all', {
+    timeout: 60_000,
+  }, async () => {
+    const r = await shutdownDuringOutage(new MemoryObjectStore(), 101);
+    console.log(`shutdown during outage: ${JSON.stringify(r)}`);
   });
 });

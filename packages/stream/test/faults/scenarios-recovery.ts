@@ -93,3 +93,60 @@ export async function crashesDuringRecovery(
     await proc.stop().catch(() => {});
   }
 }
+
+/**
+ * A shutdown while the object store is down: `close()` keeps retrying the final upload (it
+ * must not give up and lose data, nor fail the store); the caller halts the store after a
+ * grace period, `close()` then rejects promptly, and the next start recovers every
+ * acknowledged batch from the WAL once the object store is back.
+ */
+export async function shutdownDuringOutage(
+  base: ObjectStore,
+  seed: number,
+): Promise<{ closeSettledMs: number; replayed: number }> {
+  const dir = await tempDir('shutdown');
+  const faulty = new FaultyObjectStore(base, { seed });
+  const rng = rngOf(seed);
+  const ledger = new Ledger();
+  const options = { dir, objectStore: faulty, store: { uploadIntervalMs: 0, uploadBytesThreshold: 1 << 20 } };
+  let proc = await Proc.start(options);
+  try {
+    const streams = await openAll(proc.store, IDS, 1);
+    await appendMany(streams, rng, ledger, { batches: 40, window: 8, minBytes: 1, maxBytes: 1500, tag: 'a' });
+    await proc.store.flush();
+    await appendMany(streams, rng, ledger, { batches: 40, window: 8, minBytes: 1, maxBytes: 1500, tag: 'b' });
+    const outage = faulty.addRule({ fault: 'slow-down' });
+    let closeResult: string | undefined;
+    const closing = proc.store.close().then(
+      () => {
+        closeResult = 'resolved';
+      },
+      (err: Error) => {
+        closeResult = `rejected: ${err.message}`;
+      },
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(closeResult).toBeUndefined(); // still retrying, not failed
+    expect(proc.store.error).toBeUndefined();
+    const t0 = Date.now();
+    proc.store.halt();
+    await closing;
+    const closeSettledMs = Date.now() - t0;
+    expect(closeResult).toMatch(/^rejected: .*halted/);
+    expect(closeSettledMs).toBeLessThan(5_000);
+    outage();
+    // The WAL and the metadata store are closed as after a crash (nothing was flushed).
+    await proc.crash();
+    proc = await Proc.start(options);
+    const replayed = proc.store.recovery.replayed;
+    expect(replayed).toBeGreaterThan(0);
+    for (const s of await openAll(proc.store, IDS, 2)) {
+      expect(s.committedOffset).toBe(ledger.end(s.id));
+      await expectStreamMatches(s, ledger);
+      await expectCommittedExactly(proc.metaStore, s.id, ledger.end(s.id));
+    }
+    return { closeSettledMs, replayed };
+  } finally {
+    await proc.stop().catch(() => {});
+  }
+}
