@@ -249,6 +249,8 @@ export interface ApacheKafka {
   readonly logDir: string;
   readonly clusterId: string;
   readonly version: string;
+  /** How the JVM ended, once it has (undefined while it runs). */
+  exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** SIGTERM (controlled shutdown), then SIGKILL after timeoutMs (default 20 s). Bounded;
    *  idempotent. */
   stop(options?: { timeoutMs?: number }): Promise<void>;
@@ -443,6 +445,7 @@ async function startOnce(o: ApacheKafkaOptions): Promise<ApacheKafka> {
     logDir,
     clusterId,
     version,
+    exitStatus: () => exited,
     stop,
   };
 }

@@ -101,6 +101,8 @@ export interface TargetResult {
   idle?: ProcessSample;
   idleAfter?: ProcessSample;
   rounds: ProduceConsumeResult[];
+  /** The broker process ended during the run (it is then left out of later rounds). */
+  died?: string;
   summary: TargetSummary;
 }
 
@@ -157,7 +159,8 @@ async function idleSample(pid: number | undefined, ms: number): Promise<ProcessS
   if (!pid) return undefined;
   const s = sampleProcess(pid, 100);
   await new Promise((r) => setTimeout(r, ms));
-  return s.stop();
+  const r = s.stop();
+  return r.samples > 0 ? r : undefined;
 }
 
 const stamp = (): string => new Date().toISOString().slice(11, 19);
@@ -197,6 +200,12 @@ export async function runPeerBench(
     for (let round = 0; round < p.rounds; round++) {
       const order = round % 2 === 0 ? running : [...running].reverse();
       for (const x of order) {
+        const gone = x.r.exitStatus?.();
+        if (gone) {
+          x.result.died ??= `exited ${gone.code ?? gone.signal} before round ${round + 1}`;
+          log(`${x.target.name}: ${x.result.died}; skipped`);
+          continue;
+        }
         const topic = `peer-${x.target.name}-r${round}-${Date.now().toString(36)}`;
         log(`round ${round + 1}/${p.rounds} ${x.target.name}`);
         const res = await runProduceConsume({
@@ -223,7 +232,11 @@ export async function runPeerBench(
         x.result.rounds.push(res);
       }
     }
-    for (const x of running) x.result.idleAfter = await idleSample(x.r.pid, p.idleSampleMs);
+    for (const x of running) {
+      const gone = x.r.exitStatus?.();
+      if (gone) x.result.died ??= `exited ${gone.code ?? gone.signal} after the last round`;
+      else x.result.idleAfter = await idleSample(x.r.pid, p.idleSampleMs);
+    }
   } finally {
     for (const x of running) {
       log(`stop ${x.target.name}`);
@@ -249,9 +262,10 @@ export async function runPeerBench(
     apacheKafkaVersion: kafkaVersion(),
     params: p,
     targets: results,
-    errors: results.flatMap((t) =>
-      t.rounds.flatMap((r, round) => r.errors.map((e) => ({ target: t.name, round: round + 1, ...e }))),
-    ),
+    errors: results.flatMap((t) => [
+      ...t.rounds.flatMap((r, round) => r.errors.map((e) => ({ target: t.name, round: round + 1, ...e }))),
+      ...(t.died ? [{ target: t.name, round: t.rounds.length + 1, phase: 'broker', message: t.died }] : []),
+    ]),
     ratios,
   };
 }

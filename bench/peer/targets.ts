@@ -3,7 +3,7 @@
  * the pid to sample (RSS, CPU) and a bounded stop(). Adding a broker = adding one PeerTarget.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ApacheKafka, ROOT, startApacheKafka } from './kafka.ts';
 import { pidListeningOn } from './perf.ts';
@@ -13,6 +13,9 @@ export interface RunningTarget {
   /** The broker's process (sampled for RSS and CPU); absent = not sampled. */
   pid?: number;
   version?: string;
+  /** Set once the broker process has ended (crash, outside kill, or stop()); absent when the
+   *  target does not own the process. */
+  exitStatus?: () => { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Bounded: resolves once the broker is gone (or was given up on). */
   stop(): Promise<void>;
 }
@@ -33,7 +36,13 @@ export function apacheKafkaTarget(o: {
     async start() {
       rmSync(o.dir, { recursive: true, force: true });
       const k: ApacheKafka = await startApacheKafka({ dir: o.dir, props: o.props });
-      return { bootstrap: k.bootstrap, pid: k.pid, version: k.version, stop: () => k.stop() };
+      return {
+        bootstrap: k.bootstrap,
+        pid: k.pid,
+        version: k.version,
+        exitStatus: () => k.exitStatus(),
+        stop: () => k.stop(),
+      };
     },
   };
 }
@@ -112,16 +121,20 @@ export function spawnReadyLine(o: {
     child.kill('SIGKILL');
   };
   process.on('exit', killOnExit);
-  let exited = false;
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let stopping = false;
   const exitPromise = new Promise<void>((r) =>
-    child.once('exit', () => {
-      exited = true;
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
       process.off('exit', killOnExit);
+      if (!stopping)
+        appendFileSync(o.logFile, `\n[bench/peer] process exited unexpectedly: ${code ?? signal}\n`);
       r();
     }),
   );
   const stop = async (): Promise<void> => {
     if (exited) return;
+    stopping = true;
     child.kill('SIGTERM');
     if (await settlesWithin(exitPromise, 20_000)) return;
     child.kill('SIGKILL');
@@ -149,7 +162,7 @@ export function spawnReadyLine(o: {
       if (m && !done) {
         done = true;
         clearTimeout(timer);
-        resolve({ bootstrap: m[1] as string, pid: child.pid, stop });
+        resolve({ bootstrap: m[1] as string, pid: child.pid, exitStatus: () => exited, stop });
       }
     });
   });
