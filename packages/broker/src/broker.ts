@@ -15,6 +15,7 @@ import {
   openObjectStore,
   StreamStore,
 } from '@tributary/stream';
+import { FaultyObjectStore, parseFaultSpec } from '@tributary/stream/testing';
 import { FileWal, MemoryWal, type WriteAheadLog } from '@tributary/wal';
 import { KafkaError } from './errors.ts';
 import { buildHandlers } from './handlers/index.ts';
@@ -42,6 +43,11 @@ export interface BrokerOptions {
   walBytes?: number;
   /** `file://<dir>` (default `<dataDir>/objects`), `s3://…`, `memory://`. */
   objectStore?: string;
+  /**
+   * Drills: a fault spec for the object store (seeded latency, 503/429, resets, failures
+   * after the write, slow reads; grammar in `faultSpecHelp` of @tributary/stream/testing).
+   */
+  objectStoreFaults?: string;
   /** `embedded` (default, under `<dataDir>/metadata`) or `memory`. */
   metadata?: string;
   /** Create unknown topics on Metadata/Produce requests (auto.create.topics.enable). */
@@ -130,7 +136,13 @@ export class Broker {
     const metadata = await openMetadata(o.metadata ?? BROKER_DEFAULTS.metadata, dataDir);
     const cleanup: (() => Promise<void>)[] = [() => metadata.close()];
     try {
-      const objectStore = openObjectStore(o.objectStore ?? `file://${join(dataDir, 'objects')}`);
+      const plain = openObjectStore(o.objectStore ?? `file://${join(dataDir, 'objects')}`);
+      const objectStore =
+        o.objectStoreFaults === undefined || o.objectStoreFaults === ''
+          ? plain
+          : new FaultyObjectStore(plain, parseFaultSpec(o.objectStoreFaults));
+      if (objectStore !== plain)
+        logger.warn({ faults: o.objectStoreFaults }, 'object store faults injected (drill)');
       cleanup.push(() => objectStore.close());
       const wal = await openWal(
         o.wal ?? `file://${join(dataDir, 'wal')}`,

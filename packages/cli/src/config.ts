@@ -62,6 +62,12 @@ export const SETTINGS: readonly Setting[] = [
       'object store URI: file://<dir> (default file://<data-dir>/objects), s3://bucket/prefix?endpoint=…&region=…&forcePathStyle=true, memory://',
   },
   {
+    key: 'object-store-faults',
+    kind: 'string',
+    default: undefined,
+    description: 'drills: inject object-store faults, e.g. seed=7,latencyMs=5..50,putError=0.1,reset=0.01',
+  },
+  {
     key: 'metadata',
     kind: 'string',
     default: BROKER_DEFAULTS.metadata,
@@ -296,6 +302,8 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
   };
   const wal = v('wal') as string | undefined;
   if (wal !== undefined) broker.wal = wal;
+  const faults = v('object-store-faults') as string | undefined;
+  if (faults !== undefined) broker.objectStoreFaults = faults;
   const objectStore = v('object-store') as string | undefined;
   if (objectStore !== undefined) broker.objectStore = objectStore;
   if (advertise) {
