@@ -73,7 +73,7 @@ export async function kcatConsume(
     await new Promise<void>((resolve, reject) => {
       const child = spawn('kcat', args, { stdio: ['ignore', fd, 'pipe'] });
       let err = '';
-      child.stderr.on('data', (d: Buffer) => {
+      child.stderr?.on('data', (d: Buffer) => {
         if (err.length < 65536) err += d.toString();
       });
       const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
