@@ -933,8 +933,9 @@ class Simulation {
     const h = await this.handle(id);
     this.log(`deleteStream s${id}`);
     const del = (this.inc.store as unknown as { deleteStream(id: number): Promise<void> }).deleteStream;
-    await this.clientRetries(`deleteStream s${id}`, () => del.call(this.inc.store, id));
+    // Before the call: a delete cut by a crash may have happened; the id is not used again.
     this.deleted.add(id);
+    await this.clientRetries(`deleteStream s${id}`, () => del.call(this.inc.store, id));
     this.inc.handles.delete(id);
     this.cursors.delete(id);
     this.features.add('delete');
