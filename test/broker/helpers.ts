@@ -391,6 +391,8 @@ export async function readPartition(c: RawClient, topic: string, partition: numb
 /** The broker CLI (`tributary start`) as a child process. */
 export class BrokerProcess {
   private logTail = '';
+  /** The "broker ready" line was logged. */
+  ready = false;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   pid = 0;
 
@@ -398,6 +400,7 @@ export class BrokerProcess {
     this.pid = child.pid ?? 0;
     const keep = (chunk: Buffer): void => {
       this.logTail = (this.logTail + chunk.toString('utf8')).slice(-20_000);
+      if (!this.ready && /"msg":"broker ready"/.test(this.logTail)) this.ready = true;
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -424,6 +427,13 @@ export class BrokerProcess {
     args: string[] = [],
     readyMs = 60_000,
   ): Promise<BrokerProcess> {
+    const b = BrokerProcess.spawn(port, dataDir, args);
+    await b.waitReady(readyMs);
+    return b;
+  }
+
+  /** Starts the CLI without waiting for it to be ready. */
+  static spawn(port: number, dataDir: string, args: string[] = []): BrokerProcess {
     if (!existsSync(resolve(ROOT, 'node_modules/tsx')))
       throw new Error('tsx is not installed: run pnpm install');
     const child = spawn(
@@ -441,17 +451,20 @@ export class BrokerProcess {
       ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } },
     );
-    const b = new BrokerProcess(child);
+    return new BrokerProcess(child);
+  }
+
+  /** Waits for the "broker ready" log line. */
+  async waitReady(readyMs = 60_000): Promise<void> {
     const deadline = Date.now() + readyMs;
-    while (!/"msg":"broker ready"/.test(b.logTail)) {
-      if (!b.running) throw new Error(`broker exited before ready:\n${b.logTail}`);
+    while (!this.ready) {
+      if (!this.running) throw new Error(`broker exited before ready:\n${this.logTail}`);
       if (Date.now() > deadline) {
-        b.kill('SIGKILL');
-        throw new Error(`broker not ready within ${readyMs} ms:\n${b.logTail}`);
+        this.kill('SIGKILL');
+        throw new Error(`broker not ready within ${readyMs} ms:\n${this.logTail}`);
       }
       await sleep(20);
     }
-    return b;
   }
 
   /** Sends a signal to the broker process (node runs the CLI itself: no wrapper process). */

@@ -11,6 +11,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildRecordBatch, ErrorCode, type RecordInput } from '../../packages/protocol/src/index.ts';
 import { type S3TestServer, startS3Server } from '../../packages/stream/test/s3-server.ts';
@@ -24,6 +25,7 @@ import {
   readPartition,
   seedFrom,
   sleep,
+  within,
 } from './helpers.ts';
 
 const ROUNDS = Number(process.env.BROKER_SIGKILL_ROUNDS ?? 5);
@@ -35,6 +37,8 @@ const CONNECTIONS = 3;
 const IN_FLIGHT = 4;
 /** Kill between these many ms after the producers start. */
 const KILL_AFTER_MS: [number, number] = [300, 2_000];
+/** Bound on the wait for the first acknowledgement after a restart. */
+const FIRST_ACK_MS = 30_000;
 const WAL_ARGS = ['--wal-bytes', String(64 * 1024 * 1024), '--log-level', 'info'];
 
 interface Sent {
@@ -47,6 +51,8 @@ interface Sent {
 
 interface Ledger {
   sent: Sent[];
+  /** Called on every acknowledgement. */
+  onAck?: () => void;
 }
 
 /** Produces on one connection until it breaks; each request goes once (no retries). */
@@ -83,8 +89,10 @@ async function producerLoop(
       );
       const p = produceRaw(client, TOPIC, partition, batch, 15_000).then(
         (r) => {
-          if (r.errorCode === ErrorCode.NONE) sent.baseOffset = r.baseOffset;
-          else sent.error = `error ${r.errorCode} ${r.errorMessage ?? ''}`;
+          if (r.errorCode === ErrorCode.NONE) {
+            sent.baseOffset = r.baseOffset;
+            ledger.onAck?.();
+          } else sent.error = `error ${r.errorCode} ${r.errorMessage ?? ''}`;
         },
         (err: unknown) => {
           sent.error = String(err);
@@ -96,6 +104,82 @@ async function producerLoop(
     await Promise.all(inFlight);
   } finally {
     client.close();
+  }
+}
+
+/**
+ * The same with kafkajs (a real client): acks=-1, idempotence off, no retries, so a send that
+ * resolves was acknowledged exactly once and one that throws was not acknowledged.
+ */
+async function kafkajsLoop(
+  port: number,
+  tag: string,
+  ledger: Ledger,
+  rand: () => number,
+  stop: { stopped: boolean },
+): Promise<void> {
+  const kafka = new Kafka({
+    clientId: `robust-${tag}`,
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2_000,
+    requestTimeout: 10_000,
+    retry: { retries: 0 },
+  });
+  const producer = kafka.producer({
+    idempotent: false,
+    allowAutoTopicCreation: false,
+    retry: { retries: 0 },
+  });
+  try {
+    await producer.connect();
+  } catch {
+    return;
+  }
+  let seq = 0;
+  const inFlight = new Set<Promise<void>>();
+  let broken = false;
+  try {
+    while (!stop.stopped && !broken) {
+      while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+      if (stop.stopped || broken) break;
+      const partition = Math.floor(rand() * PARTITIONS);
+      const count = 1 + Math.floor(rand() * 20);
+      const values = Array.from(
+        { length: count },
+        (_, i) => `${tag}-${seq}-${i}-${'y'.repeat(Math.floor(rand() * 200))}`,
+      );
+      seq++;
+      const sent: Sent = { partition, values };
+      ledger.sent.push(sent);
+      const p = producer
+        .send({
+          topic: TOPIC,
+          acks: -1,
+          timeout: 10_000,
+          messages: values.map((v) => ({ partition, key: tag, value: v })),
+        })
+        .then(
+          (meta) => {
+            const m = meta.find((x) => x.partition === partition);
+            if (m === undefined || m.errorCode !== 0 || m.baseOffset === undefined) {
+              sent.error = `unexpected metadata ${JSON.stringify(meta)}`;
+            } else {
+              sent.baseOffset = BigInt(m.baseOffset);
+              ledger.onAck?.();
+            }
+          },
+          (err: unknown) => {
+            sent.error = String(err);
+            broken = true;
+          },
+        );
+      const tracked = p.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await within(producer.disconnect(), 5_000, 'kafkajs disconnect').catch(() => {});
   }
 }
 
@@ -161,37 +245,89 @@ async function verify(
   }
 }
 
-async function crashRounds(extraArgs: string[], onBeforeKill?: () => Promise<void>): Promise<void> {
+type ProducerLoop = (
+  port: number,
+  tag: string,
+  ledger: Ledger,
+  rand: () => number,
+  stop: { stopped: boolean },
+) => Promise<void>;
+
+interface CrashOptions {
+  label: string;
+  extraArgs?: string[];
+  producer?: ProducerLoop;
+  onBeforeKill?: () => Promise<void>;
+}
+
+async function crashRounds(o: CrashOptions): Promise<void> {
+  const extraArgs = o.extraArgs ?? [];
+  const producer = o.producer ?? producerLoop;
   const dataDir = await mkdtemp(join(tmpdir(), 'tributary-sigkill-'));
   const rand = prng(SEED);
   const ledger: Ledger = { sent: [] };
   const port = await freePort();
   let broker: BrokerProcess | undefined;
+  let startupMs = 1_000;
+  let startupKills = 0;
+  const firstAckMs: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
+      // Now and then, also kill the broker while it starts (WAL recovery, re-upload).
+      if (round > 0 && rand() < 0.4) {
+        const early = BrokerProcess.spawn(port, dataDir, [...WAL_ARGS, ...extraArgs]);
+        broker = early;
+        await sleep(Math.floor(rand() * startupMs));
+        await early.crash();
+        startupKills++;
+      }
+      const t0 = Date.now();
       broker = await BrokerProcess.start(port, dataDir, [...WAL_ARGS, ...extraArgs]);
+      startupMs = Date.now() - t0;
       if (round === 0) {
         const admin = await RawClient.connect(port);
         await createTopic(admin, TOPIC, PARTITIONS);
         admin.close();
       }
+      const ackedBefore = ledger.sent.filter((s) => s.baseOffset !== undefined).length;
+      const sentBefore = ledger.sent.length;
       const stop = { stopped: false };
+      const producing = Date.now();
+      const firstAck = new Promise<void>((r) => {
+        ledger.onAck = r;
+      });
       const loops = Array.from({ length: CONNECTIONS }, (_, k) =>
-        producerLoop(port, `r${round}c${k}`, ledger, prng(Math.floor(rand() * 2 ** 31)), stop),
+        producer(port, `r${round}c${k}`, ledger, prng(Math.floor(rand() * 2 ** 31)), stop),
       );
+      // The kill comes at a random moment after the round's first acknowledgement.
+      await within(firstAck, FIRST_ACK_MS, `round ${round}: a first acknowledgement`);
+      firstAckMs.push(Date.now() - producing);
       const killAfter = KILL_AFTER_MS[0] + Math.floor(rand() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]));
       await sleep(killAfter);
-      if (onBeforeKill) await onBeforeKill();
+      if (o.onBeforeKill) await o.onBeforeKill();
       await broker.crash();
       stop.stopped = true;
       await Promise.all(loops);
-      const ackedSoFar = ledger.sent.filter((s) => s.baseOffset !== undefined).length;
-      expect(ackedSoFar, `round ${round}: some requests acknowledged before the kill`).toBeGreaterThan(0);
+      const acked = ledger.sent.filter((s) => s.baseOffset !== undefined).length - ackedBefore;
+      const errors = [
+        ...new Set(
+          ledger.sent
+            .slice(sentBefore)
+            .map((s) => s.error)
+            .filter((e) => e !== undefined),
+        ),
+      ];
+      expect(
+        acked,
+        `round ${round}: requests acknowledged in ${killAfter} ms before the kill (startup ${startupMs} ms); ` +
+          `${ledger.sent.length - sentBefore} sent; errors: ${errors.slice(0, 5).join(' | ')}`,
+      ).toBeGreaterThan(0);
     }
     broker = await BrokerProcess.start(port, dataDir, [...WAL_ARGS, ...extraArgs]);
     const counts = await verify(port, ledger);
     console.log(
-      `sigkill seed=${SEED} rounds=${ROUNDS} ${extraArgs.length ? 's3' : 'file'}: ` +
+      `sigkill seed=${SEED} rounds=${ROUNDS} (${startupKills} kills during startup) ${o.label}: ` +
+        `first ack after ready in ${firstAckMs.join('/')} ms; ` +
         `${counts.acked} acknowledged records all present once; ${counts.unacked} unacknowledged ` +
         `(${counts.unackedFound} of them present); ${counts.total} records in the log`,
     );
@@ -216,7 +352,15 @@ describe('SIGKILL the broker while producing (acks=all)', () => {
   it(
     `file object store: ${ROUNDS} kill/restart rounds lose no acknowledged record`,
     async () => {
-      await crashRounds([]);
+      await crashRounds({ label: 'file store, raw producer' });
+    },
+    60_000 + ROUNDS * 30_000,
+  );
+
+  it(
+    `kafkajs producer (acks=-1, no retries), file object store: ${ROUNDS} kill/restart rounds`,
+    async () => {
+      await crashRounds({ label: 'file store, kafkajs producer', producer: kafkajsLoop });
     },
     60_000 + ROUNDS * 30_000,
   );
@@ -232,16 +376,33 @@ describe('SIGKILL the broker while producing (acks=all)', () => {
       s3 = await startS3Server('tributary-sigkill');
       const prefix = `sigkill-${SEED}`;
       const store = s3.store({ prefix });
-      let uploaded = 0;
+      const seen = new Set<string>();
       try {
-        await crashRounds(
-          ['--object-store', s3.uri(prefix), '--upload-bytes', '65536', '--upload-interval-ms', '100'],
-          async () => {
-            const page = await store.list({});
-            uploaded = page.objects.length;
-            expect(uploaded, 'objects in S3 before the kill').toBeGreaterThan(0);
+        await crashRounds({
+          label: 's3 store, raw producer',
+          extraArgs: [
+            '--object-store',
+            s3.uri(prefix),
+            '--upload-bytes',
+            '65536',
+            '--upload-interval-ms',
+            '100',
+          ],
+          // Data of this round went to S3 before the kill: some object is new.
+          onBeforeKill: async () => {
+            let fresh = 0;
+            let token: string | undefined;
+            do {
+              const page = await store.list(token === undefined ? {} : { continuationToken: token });
+              for (const obj of page.objects) {
+                if (!seen.has(obj.key)) fresh++;
+                seen.add(obj.key);
+              }
+              token = page.continuationToken;
+            } while (token !== undefined);
+            expect(fresh, 'objects uploaded to S3 in this round before the kill').toBeGreaterThan(0);
           },
-        );
+        });
       } finally {
         await store.close();
       }
