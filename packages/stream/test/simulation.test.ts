@@ -3,7 +3,8 @@
  * (default 20) of SIM_OPS operations (default 300) from SIM_BASE_SEED (default: fixed 1), or
  * the one seed SIM_SEED. A failure names its seed and the tail of its operation trace; replay
  * it with `SIM_SEED=<seed> pnpm exec vitest run packages/stream/test/simulation.test.ts`;
- * SIM_TRACE_TAIL=<lines> shows more of the trace, SIM_TRACE_IO=1 adds every backend call to it.
+ * SIM_TRACE_TAIL=<lines> shows more of the trace, SIM_TRACE_IO=1 adds every backend call to it,
+ * SIM_LOST_ANSWERS=0 keeps metadata faults from applying a write and losing its answer.
  */
 import { describe, expect, it } from 'vitest';
 import { runSimulation, SimFailure, type SimReport } from './sim/simulation.ts';
@@ -38,6 +39,7 @@ describe('stream simulation', () => {
               ops,
               traceTail: envInt('SIM_TRACE_TAIL', 60),
               traceIo: process.env.SIM_TRACE_IO === '1',
+              metadataLostAnswers: process.env.SIM_LOST_ANSWERS !== '0',
             }),
           );
         } catch (err) {

@@ -56,6 +56,8 @@ export interface SimOptions {
   traceTail?: number;
   /** Allow runs with over 100 streams (default true). */
   wide?: boolean;
+  /** Metadata faults include writes that applied with the answer lost (default true). */
+  metadataLostAnswers?: boolean;
   /** Allow injected metadata faults in some runs (default true). */
   metadataFaults?: boolean;
   /** Log every I/O call of the stores in the trace (for debugging one seed). */
@@ -1277,7 +1279,7 @@ class Simulation {
       this.cfg.metaFaultRate > 0
         ? new FaultyMetadata(this.metadata, new Rng(this.rng2.uint32()), {
             before: this.cfg.metaFaultRate / 2,
-            after: this.cfg.metaFaultRate / 2,
+            after: this.o.metadataLostAnswers === false ? 0 : this.cfg.metaFaultRate / 2,
           })
         : this.metadata;
     const wal = new MemoryWal({ store: this.node.walStore, capacityBytes: this.cfg.walCapacityBytes });
