@@ -15,6 +15,7 @@ import {
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
+import { s3NetworkFaults } from './faults/scenarios-net.ts';
 import { crashesDuringRecovery, shutdownDuringOutage } from './faults/scenarios-recovery.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { walPressureWhileStalled } from './faults/scenarios-wal.ts';
@@ -140,5 +141,12 @@ describe('stream faults (moto S3)', () => {
   }, async () => {
     const r = await withPrefix('shutdown', (s3) => shutdownDuringOutage(s3, 102));
     console.log(`s3 shutdown during outage: ${JSON.stringify(r)}`);
+  });
+
+  it('faults on the wire (503, resets before and after the effect) through multipart uploads, reads, compaction, GC', {
+    timeout: 120_000,
+  }, async () => {
+    const r = await s3NetworkFaults(server(), 'net', 103);
+    console.log(`s3 network faults: ${JSON.stringify(r)}`);
   });
 });
