@@ -165,6 +165,12 @@ interface StreamExtras {
   trim?: (offset: number) => Promise<void>;
   applyRetention?: (o: { retentionMs?: number; retentionBytes?: number }) => Promise<number>;
   readonly startOffset?: number;
+  committedRanges?: () => readonly {
+    startOffset: number;
+    endOffset: number;
+    size: number;
+    maxTimestamp: number;
+  }[];
 }
 
 /** The crash marker thrown through an operation whose store was cut. */
@@ -824,6 +830,49 @@ class Simulation {
       throw new Error(`verify s${id}: committedOffset ${h.committedOffset} above endOffset ${h.endOffset}`);
     }
     if (m.startOffset > 0) await this.expectRangeError(h, m.startOffset - 1);
+    this.checkCommittedRanges(m, h);
+  }
+
+  /**
+   * The committed-range index (retention and offset-by-time lookups use it): dense, ending at
+   * the committed end, each range's newest timestamp at least that of every batch in it.
+   */
+  private checkCommittedRanges(m: StreamModel, h: Stream): void {
+    const se = this.streamExtras(m.id, h);
+    if (!se.committedRanges) return;
+    this.features.add('committed-ranges');
+    const list = se.committedRanges.call(h);
+    const what = `committedRanges s${m.id}`;
+    if (h.committedOffset <= m.startOffset) return;
+    if (list.length === 0)
+      throw new Error(`${what}: empty, committed [${m.startOffset}, ${h.committedOffset})`);
+    if (list[0]!.startOffset > m.startOffset) {
+      throw new Error(
+        `${what}: first range starts at ${list[0]!.startOffset}, the stream at ${m.startOffset}`,
+      );
+    }
+    for (let i = 1; i < list.length; i++) {
+      if (list[i]!.startOffset !== list[i - 1]!.endOffset) {
+        throw new Error(
+          `${what}: range [${list[i]!.startOffset}, ${list[i]!.endOffset}) does not follow [${list[i - 1]!.startOffset}, ${list[i - 1]!.endOffset})`,
+        );
+      }
+    }
+    const last = list[list.length - 1]!;
+    if (last.endOffset !== h.committedOffset) {
+      throw new Error(`${what}: ranges end at ${last.endOffset}, committed end is ${h.committedOffset}`);
+    }
+    for (const r of list) {
+      for (const b of m.batches) {
+        if (b.baseOffset < r.startOffset || b.baseOffset >= r.endOffset) continue;
+        if (b.timestampMs > r.maxTimestamp) {
+          throw new Error(
+            `${what}: range [${r.startOffset}, ${r.endOffset}) has newest timestamp ${r.maxTimestamp}, ` +
+              `but uid ${b.uid} at ${b.baseOffset} has ${b.timestampMs} (time retention would drop it early)`,
+          );
+        }
+      }
+    }
   }
 
   /** The batches read must be exactly the model's, in order, byte-exact. */
