@@ -24,6 +24,8 @@ export interface TestRecord {
 /** A record as read back: the same plus its offset. */
 export interface ConsumedRecord extends TestRecord {
   offset: number;
+  /** Set by drivers that read several partitions. */
+  partition?: number;
 }
 
 /** Records per produce run. */
@@ -117,9 +119,10 @@ export function readRecordFile(file: string): ConsumedRecord[] {
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => {
-      const [offset, key, value, ts, hs] = l.split('\t');
+      const [offset, key, value, ts, hs, partition] = l.split('\t');
       return {
         offset: Number(offset),
+        ...(partition === undefined ? {} : { partition: Number(partition) }),
         key: unf(key ?? '-'),
         value: unf(value ?? '-'),
         timestampMs: Number(ts),
@@ -167,14 +170,17 @@ export function expectSameRecords(
 /** A broker with file WAL, file object store and embedded metadata in a fresh temp dir. */
 export interface TestBroker {
   broker: Broker;
+  /** host:port of the running broker (changes on restart: the port is ephemeral). */
   bootstrap: string;
   dataDir: string;
+  /** Graceful close, then a new broker on the same data directory. */
+  restart(): Promise<void>;
+  /** Closes the broker and removes its data directory. */
   close(): Promise<void>;
 }
 
-export async function startTestBroker(name: string): Promise<TestBroker> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), `tributary-clients-${name}-`));
-  const broker = await startBroker({
+function openBroker(dataDir: string): Promise<Broker> {
+  return startBroker({
     host: '127.0.0.1',
     port: 0,
     dataDir,
@@ -183,18 +189,29 @@ export async function startTestBroker(name: string): Promise<TestBroker> {
     objectStore: `file://${path.join(dataDir, 'objects')}`,
     metadata: 'embedded',
   });
-  return {
+}
+
+export async function startTestBroker(name: string): Promise<TestBroker> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `tributary-clients-${name}-`));
+  const broker = await openBroker(dataDir);
+  const t: TestBroker = {
     broker,
     bootstrap: `127.0.0.1:${broker.address.port}`,
     dataDir,
+    async restart() {
+      await t.broker.close();
+      t.broker = await openBroker(dataDir);
+      t.bootstrap = `127.0.0.1:${t.broker.address.port}`;
+    },
     async close() {
       try {
-        await broker.close();
+        await t.broker.close();
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
       }
     },
   };
+  return t;
 }
 
 /** A scratch directory for driver files. */

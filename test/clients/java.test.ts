@@ -89,4 +89,98 @@ describe.sequential('Java kafka-clients', () => {
     expect(r.configsAfterCreate['retention.ms']?.source).toBe('DYNAMIC_TOPIC_CONFIG');
     expect(r.configsAfterCreate['segment.bytes']?.source).toBe('DEFAULT_CONFIG');
   }, 120_000);
+
+  for (const acks of ['0', '1', 'all'] as const) {
+    it(`keyed produce with acks=${acks} to 3 partitions (default partitioner), every partition read back in order`, async () => {
+      const topic = `java-acks-${acks}`;
+      expect((await javaDriver<{ partitions: number }>(['create', b.bootstrap, topic, '3'])).partitions).toBe(
+        3,
+      );
+      const p = await javaDriver<{ partitions: number[]; offsets: number[] }>([
+        'produce-keyed',
+        b.bootstrap,
+        topic,
+        acks,
+        path.join(files.dir, 'in.tsv'),
+      ]);
+      const out = path.join(files.dir, `out-acks-${acks}.tsv`);
+      const c = await javaDriver<{ consumed: number }>([
+        'consume-all',
+        b.bootstrap,
+        topic,
+        String(RECORD_COUNT),
+        out,
+      ]);
+      expect(c.consumed).toBe(RECORD_COUNT);
+      const got = readRecordFile(out);
+      const used = new Set(p.partitions);
+      expect(used.size).toBeGreaterThan(1);
+      for (const partition of [0, 1, 2]) {
+        const expected = records.filter((_, i) => p.partitions[i] === partition);
+        const mine = got.filter((r) => r.partition === partition);
+        expectSameRecords(mine, expected);
+        if (acks !== '0') {
+          const acked = p.offsets.filter((_, i) => p.partitions[i] === partition);
+          expect(acked).toEqual(expected.map((_, i) => i));
+        }
+      }
+    }, 120_000);
+  }
+
+  it('a record above max.message.bytes is refused (RecordTooLargeException), the next one is accepted', async () => {
+    const big = await javaDriver<{ offset: number; error: string | null; nextOffset: number }>([
+      'too-large',
+      b.bootstrap,
+      'java-large',
+      String(2_000_000),
+    ]);
+    expect(big.offset).toBe(-1);
+    expect(big.error).toMatch(/^RecordTooLargeException/);
+    expect(big.nextOffset).toBe(0);
+    const fits = await javaDriver<{ offset: number; error: string | null; nextOffset: number }>([
+      'too-large',
+      b.bootstrap,
+      'java-large',
+      String(1_000_000),
+    ]);
+    expect(fits.error).toBeNull();
+    expect(fits.offset).toBe(1);
+    expect(fits.nextOffset).toBe(2);
+  }, 120_000);
+
+  it('AdminClient.deleteRecords: low watermark, earliest offset and the first record read move', async () => {
+    const r = await javaDriver<{ lowWatermark: number; earliest: number; firstConsumed: number }>([
+      'delete-records',
+      b.bootstrap,
+      'java-lz4',
+      '0',
+      '5000',
+    ]);
+    expect(r).toEqual({ lowWatermark: 5000, earliest: 5000, firstConsumed: 5000 });
+  }, 120_000);
+
+  it('after a broker restart on the same data directory: records, offsets and deleted records as before', async () => {
+    await b.restart();
+    const out = path.join(files.dir, 'out-restart.tsv');
+    expect(await javaConsume(b.bootstrap, 'java-zstd', 0, RECORD_COUNT, out)).toBe(RECORD_COUNT);
+    expectSameRecords(readRecordFile(out), records);
+    const { targets } = timeQueries(records);
+    const r = await javaDriver<{ earliest: number; latest: number; adminByTime: OffsetPair[] }>([
+      'offsets',
+      b.bootstrap,
+      'java-gzip',
+      '0',
+      targets.join(','),
+    ]);
+    expect([r.earliest, r.latest]).toEqual([0, RECORD_COUNT]);
+    expectByTime(r.adminByTime, records, targets);
+    const lz4 = await javaDriver<{ earliest: number; latest: number }>([
+      'offsets',
+      b.bootstrap,
+      'java-lz4',
+      '0',
+      '0',
+    ]);
+    expect([lz4.earliest, lz4.latest]).toEqual([5000, RECORD_COUNT]);
+  }, 120_000);
 });

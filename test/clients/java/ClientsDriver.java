@@ -49,6 +49,11 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *   consume  BOOTSTRAP TOPIC PARTITION COUNT OUTFILE
  *   offsets  BOOTSTRAP TOPIC PARTITION TS[,TS...]
  *   admin    BOOTSTRAP TOPIC
+ *   create         BOOTSTRAP TOPIC PARTITIONS
+ *   produce-keyed  BOOTSTRAP TOPIC ACKS FILE     (default partitioner; idempotent only with acks=all)
+ *   consume-all    BOOTSTRAP TOPIC COUNT OUTFILE (every partition; a 6th column: the partition)
+ *   too-large      BOOTSTRAP TOPIC BYTES         (one record of BYTES bytes; prints the error)
+ *   delete-records BOOTSTRAP TOPIC PARTITION OFFSET
  * </pre>
  */
 public final class ClientsDriver {
@@ -64,6 +69,12 @@ public final class ClientsDriver {
           consume(bootstrap, args[2], Integer.parseInt(args[3]), Integer.parseInt(args[4]), Path.of(args[5]));
       case "offsets" -> offsets(bootstrap, args[2], Integer.parseInt(args[3]), args[4]);
       case "admin" -> admin(bootstrap, args[2]);
+      case "create" -> create(bootstrap, args[2], Integer.parseInt(args[3]));
+      case "produce-keyed" -> produceKeyed(bootstrap, args[2], args[3], Path.of(args[4]));
+      case "consume-all" -> consumeAll(bootstrap, args[2], Integer.parseInt(args[3]), Path.of(args[4]));
+      case "too-large" -> tooLarge(bootstrap, args[2], Integer.parseInt(args[3]));
+      case "delete-records" ->
+          deleteRecords(bootstrap, args[2], Integer.parseInt(args[3]), Long.parseLong(args[4]));
       default -> throw new IllegalArgumentException("unknown mode " + mode);
     }
   }
@@ -74,6 +85,135 @@ public final class ClientsDriver {
 
   private static String b64(byte[] b) {
     return b == null ? "-" : B64.encodeToString(b);
+  }
+
+  private static ProducerRecord<byte[], byte[]> parse(String line, String topic, Integer partition) {
+    String[] f = line.split("\t", -1);
+    List<Header> headers = new ArrayList<>();
+    if (!f[4].isEmpty()) {
+      for (String h : f[4].split(",")) {
+        String[] kv = h.split(":", -1);
+        headers.add(new RecordHeader(new String(UNB64.decode(kv[0]), StandardCharsets.UTF_8), field(kv[1])));
+      }
+    }
+    return new ProducerRecord<>(topic, partition, Long.parseLong(f[3]), field(f[1]), field(f[2]), headers);
+  }
+
+  private static void produceKeyed(String bootstrap, String topic, String acks, Path file) throws Exception {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    p.put(ProducerConfig.ACKS_CONFIG, acks);
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, String.valueOf(acks.equals("all")));
+    p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
+    p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+    p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+    List<String> lines = Files.readAllLines(file, StandardCharsets.US_ASCII);
+    AtomicReference<Exception> error = new AtomicReference<>();
+    int[] partitions = new int[lines.size()];
+    long[] offsets = new long[lines.size()];
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+      for (int i = 0; i < lines.size(); i++) {
+        final int index = i;
+        producer.send(
+            parse(lines.get(i), topic, null),
+            (md, ex) -> {
+              if (ex != null) error.compareAndSet(null, ex);
+              else {
+                partitions[index] = md.partition();
+                offsets[index] = md.offset();
+              }
+            });
+      }
+      producer.flush();
+    }
+    if (error.get() != null) throw error.get();
+    StringBuilder sb = new StringBuilder("{\"partitions\":[");
+    for (int i = 0; i < partitions.length; i++) sb.append(i == 0 ? "" : ",").append(partitions[i]);
+    sb.append("],\"offsets\":[");
+    for (int i = 0; i < offsets.length; i++) sb.append(i == 0 ? "" : ",").append(offsets[i]);
+    System.out.println(sb.append("]}"));
+  }
+
+  private static void consumeAll(String bootstrap, String topic, int count, Path out) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    int n = 0;
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProps(bootstrap));
+        BufferedWriter w = Files.newBufferedWriter(out, StandardCharsets.US_ASCII)) {
+      List<TopicPartition> tps = new ArrayList<>();
+      consumer.partitionsFor(topic, Duration.ofSeconds(30)).forEach(pi -> tps.add(new TopicPartition(topic, pi.partition())));
+      consumer.assign(tps);
+      consumer.seekToBeginning(tps);
+      while (n < count && System.nanoTime() < deadline) {
+        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+          StringBuilder hs = new StringBuilder();
+          for (Header h : r.headers()) {
+            if (hs.length() > 0) hs.append(',');
+            hs.append(B64.encodeToString(h.key().getBytes(StandardCharsets.UTF_8))).append(':').append(b64(h.value()));
+          }
+          w.write(r.offset() + "\t" + b64(r.key()) + "\t" + b64(r.value()) + "\t" + r.timestamp() + "\t" + hs + "\t" + r.partition() + "\n");
+          n++;
+        }
+      }
+    }
+    System.out.println("{\"consumed\":" + n + "}");
+  }
+
+  private static void tooLarge(String bootstrap, String topic, int bytes) throws Exception {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    // Let the record reach the broker: the client-side limits are raised above it.
+    p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(bytes * 2 + 100000));
+    p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, String.valueOf(bytes * 4L + 1000000));
+    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
+    p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "20000");
+    String error = null;
+    long offset = -1;
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+      byte[] value = new byte[bytes];
+      for (int i = 0; i < bytes; i++) value[i] = (byte) (i * 31 + 7);
+      try {
+        offset = producer.send(new ProducerRecord<>(topic, 0, null, value)).get(60, TimeUnit.SECONDS).offset();
+      } catch (java.util.concurrent.ExecutionException e) {
+        error = e.getCause().getClass().getSimpleName() + ": " + e.getCause().getMessage();
+      }
+      // The producer still works after the refusal.
+      long next = producer.send(new ProducerRecord<>(topic, 0, null, new byte[] {1, 2, 3})).get(60, TimeUnit.SECONDS).offset();
+      System.out.println("{\"offset\":" + offset + ",\"error\":" + json(error) + ",\"nextOffset\":" + next + "}");
+    }
+  }
+
+  private static void deleteRecords(String bootstrap, String topic, int partition, long before) throws Exception {
+    TopicPartition tp = new TopicPartition(topic, partition);
+    Properties ap = new Properties();
+    ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    try (Admin admin = Admin.create(ap)) {
+      long low =
+          admin
+              .deleteRecords(Map.of(tp, org.apache.kafka.clients.admin.RecordsToDelete.beforeOffset(before)))
+              .lowWatermarks()
+              .get(tp)
+              .get(30, TimeUnit.SECONDS)
+              .lowWatermark();
+      long earliest =
+          admin.listOffsets(Map.of(tp, OffsetSpec.earliest())).partitionResult(tp).get(30, TimeUnit.SECONDS).offset();
+      long first = -1;
+      try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProps(bootstrap))) {
+        consumer.assign(List.of(tp));
+        consumer.seekToBeginning(List.of(tp));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (first < 0 && System.nanoTime() < deadline) {
+          for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+            first = r.offset();
+            break;
+          }
+        }
+      }
+      System.out.println("{\"lowWatermark\":" + low + ",\"earliest\":" + earliest + ",\"firstConsumed\":" + first + "}");
+    }
   }
 
   private static void produce(String bootstrap, String topic, String codec, Path file) throws Exception {
@@ -233,6 +373,15 @@ public final class ClientsDriver {
 
   private static int partitionCount(Admin admin, String topic) throws Exception {
     return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).partitions().size();
+  }
+
+  private static void create(String bootstrap, String topic, int partitions) throws Exception {
+    Properties p = new Properties();
+    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    try (Admin admin = Admin.create(p)) {
+      admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+      System.out.println("{\"partitions\":" + partitionCount(admin, topic) + "}");
+    }
   }
 
   private static void admin(String bootstrap, String topic) throws Exception {
