@@ -51,6 +51,7 @@ import {
 const FUZZ_SECONDS = Number(process.env.BROKER_FUZZ_SECONDS ?? 10);
 const FUZZ_SEED = seedFrom('BROKER_FUZZ_SEED');
 const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
 /** Records acknowledged on a topic, in offset order. */
 class Ledger {
@@ -584,7 +585,7 @@ describe('fuzzing the broker process with mutated valid frames', () => {
   });
 
   it(
-    `${FUZZ_SECONDS} s of mutated Produce/Fetch/Metadata/ListOffsets/ApiVersions frames`,
+    `${FUZZ_SECONDS} s of mutated frames of every served API`,
     async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'tributary-fuzz-'));
       const port = await freePort();
@@ -615,6 +616,11 @@ describe('fuzzing the broker process with mutated valid frames', () => {
       const gz = buildRecordBatch([{ value: Buffer.from('compressed '.repeat(20)) }], {
         compression: CompressionCodec.gzip,
       });
+      const idempotent = buildRecordBatch([{ value: Buffer.from('idempotent') }], {
+        producerId: 5n,
+        producerEpoch: 0,
+        baseSequence: 0,
+      });
       const seeds: Buffer[] = [
         frameOf(ApiKey.Produce, PRODUCE_VERSION, produceRequest('fuzz', 0, batch)),
         frameOf(ApiKey.Produce, 3, produceRequest('fuzz', 1, gz)),
@@ -626,6 +632,67 @@ describe('fuzzing the broker process with mutated valid frames', () => {
         frameOf(ApiKey.ListOffsets, 7, listOffsetsRequest('fuzz', -1n)),
         frameOf(ApiKey.ListOffsets, 1, listOffsetsRequest('fuzz', BigInt(now))),
         frameOf(ApiKey.ApiVersions, 3, { clientSoftwareName: 'fuzz', clientSoftwareVersion: '1.0' }),
+        frameOf(ApiKey.Produce, PRODUCE_VERSION, produceRequest('fuzz', 1, idempotent)),
+        frameOf(ApiKey.CreateTopics, 7, {
+          topics: [
+            {
+              name: 'fuzz-create',
+              numPartitions: 3,
+              replicationFactor: 1,
+              assignments: [],
+              configs: [{ name: 'retention.ms', value: '60000' }],
+            },
+          ],
+          timeoutMs: 1000,
+          validateOnly: false,
+        }),
+        frameOf(ApiKey.DeleteTopics, 6, {
+          topics: [{ name: 'fuzz-create', topicId: ZERO_UUID }],
+          topicNames: [],
+          timeoutMs: 1000,
+        }),
+        frameOf(ApiKey.DeleteTopics, 3, { topics: [], topicNames: ['fuzz-create'], timeoutMs: 1000 }),
+        frameOf(ApiKey.CreatePartitions, 3, {
+          topics: [{ name: 'fuzz', count: 3, assignments: null }],
+          timeoutMs: 1000,
+          validateOnly: false,
+        }),
+        frameOf(ApiKey.DescribeConfigs, 4, {
+          resources: [{ resourceType: 2, resourceName: 'fuzz', configurationKeys: null }],
+          includeSynonyms: true,
+          includeDocumentation: true,
+        }),
+        frameOf(ApiKey.IncrementalAlterConfigs, 1, {
+          resources: [
+            {
+              resourceType: 2,
+              resourceName: 'fuzz',
+              configs: [{ name: 'retention.ms', configOperation: 0, value: '100000' }],
+            },
+          ],
+          validateOnly: false,
+        }),
+        frameOf(ApiKey.AlterConfigs, 2, {
+          resources: [
+            { resourceType: 2, resourceName: 'fuzz', configs: [{ name: 'cleanup.policy', value: 'delete' }] },
+          ],
+          validateOnly: false,
+        }),
+        frameOf(ApiKey.DeleteRecords, 2, {
+          topics: [{ name: 'fuzz', partitions: [{ partitionIndex: 0, offset: 1n }] }],
+          timeoutMs: 1000,
+        }),
+        frameOf(ApiKey.InitProducerId, 4, {
+          transactionalId: null,
+          transactionTimeoutMs: 60_000,
+          producerId: -1n,
+          producerEpoch: -1,
+        }),
+        frameOf(ApiKey.OffsetForLeaderEpoch, 4, {
+          replicaId: -1,
+          topics: [{ topic: 'fuzz', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] }],
+        }),
+        frameOf(ApiKey.DescribeCluster, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 }),
       ];
       const rand = prng(FUZZ_SEED);
       const deadline = Date.now() + FUZZ_SECONDS * 1000;
