@@ -4,13 +4,16 @@
  *
  * Setup: one stream gets `totalBytes` of 16–64 KiB batches through a StreamStore whose object
  * store is `openObjectStore(s3://…)` (retries included, as a broker would open it), then a
- * flush. Each round then measures, in alternating order:
+ * flush. Each round reads it all, in `segments` consecutive pieces; each piece is a pair
+ * measured back to back, in alternating order:
  *  - stream: a NEW StreamStore (empty log, block and index caches; a fresh S3 client) over
- *    the same metadata reads the stream from offset 0 to its end with sequential
- *    `fetch(offset, fetchMaxBytes)`; MB/s of batch bytes returned;
- *  - raw: a fresh store from the same URI GETs every object the writer put, sequentially,
- *    in ranged GETs of `fetchMaxBytes`; MB/s of object bytes.
- * Reported: the median MB/s of each side over the rounds and their ratio (goal >= 0.8),
+ *    the same metadata reads the piece's offsets with sequential `fetch(offset,
+ *    fetchMaxBytes)`; MB/s of batch bytes returned;
+ *  - raw: a fresh store from the same URI GETs the piece's share of the objects the writer
+ *    put, sequentially, in ranged GETs of `fetchMaxBytes`; MB/s of object bytes.
+ * A piece starting inside an object costs the stream side an extra tail GET, and its
+ * read-ahead starts small again: the pieces favour the raw side slightly.
+ * Reported: the median MB/s of each side over the pairs and their ratio (goal >= 0.8),
  * plus GETs, GET sizes and GETs in flight per side, to tell where the stream side loses
  * time. The store reads ahead with parallel GETs while the raw side is sequential, so an
  * extra raw side with `rawConcurrency` GETs in flight shows the server's ceiling.
@@ -32,6 +35,12 @@ export interface CatchupParams {
   /** maxBytes of each fetch, and the chunk size of the raw ranged GETs. */
   fetchMaxBytes: number;
   rounds: number;
+  /**
+   * Each round reads the stream in this many consecutive segments (offset ranges; the raw
+   * side the matching share of the objects), each a stream/raw pair with a NEW store: the
+   * two sides are measured seconds apart, not a whole read apart (the machine is shared).
+   */
+  segments: number;
   seed: number;
   /**
    * GETs in flight of an extra raw side (informational: the server's ceiling with
@@ -55,7 +64,10 @@ export interface CatchupSide {
   calls: number;
 }
 
-export interface CatchupRound {
+/** One segment of one round: the stream side and the raw side back to back. */
+export interface CatchupPair {
+  round: number;
+  segment: number;
   order: 'stream-first' | 'raw-first';
   stream: CatchupSide;
   raw: CatchupSide;
@@ -73,13 +85,16 @@ export interface CatchupResult {
   dataBytes: number;
   batches: number;
   writeMbPerSec: number;
-  rounds: CatchupRound[];
+  pairs: CatchupPair[];
+  /** Medians over the pairs. */
   streamMbPerSec: number;
   rawMbPerSec: number;
   /** median stream MB/s / median raw MB/s (goal >= 0.8). */
   ratio: number;
-  /** The median of the per-round ratios (drift-resistant). */
-  medianRoundRatio: number;
+  /** The median of the per-pair ratios (drift-resistant). */
+  medianPairRatio: number;
+  /** All stream bytes / all stream seconds over all raw bytes / all raw seconds. */
+  pooledRatio: number;
   /** Median MB/s of the parallel raw side and stream / it (informational). */
   rawParallelMbPerSec?: number;
   ratioToParallel?: number;
@@ -156,7 +171,9 @@ export async function runCatchup(
         `(${(dataBytes / writeSeconds / 1e6).toFixed(0)} MB/s)`,
     );
 
-    const readStream = async (round: number): Promise<CatchupSide> => {
+    let epoch = 1;
+    /** Offsets [from, to) through a NEW store (cold caches); counts the batches starting in it. */
+    const readStream = async (from: number, to: number): Promise<CatchupSide> => {
       const os = new CountingObjectStore(openObjectStore(uri));
       const reader = await StreamStore.start({
         wal: new MemoryWal({ store: createMemoryWalStore() }),
@@ -167,26 +184,22 @@ export async function runCatchup(
         uploadBytesThreshold: p.uploadBytesThreshold,
       });
       try {
-        const s = await reader.open(STREAM_ID, round + 2);
+        const s = await reader.open(STREAM_ID, ++epoch);
         os.reset();
-        let offset = 0;
+        let offset = from;
         let bytes = 0;
         let calls = 0;
         const start = process.hrtime.bigint();
-        for (;;) {
+        while (offset < to) {
           const got = await s.fetch(offset, p.fetchMaxBytes);
           calls++;
           if (got.length === 0) break;
-          for (const b of got) bytes += b.data.length;
+          for (const b of got) if (b.baseOffset >= from && b.baseOffset < to) bytes += b.data.length;
           const last = got[got.length - 1]!;
           offset = last.baseOffset + last.count;
         }
         const seconds = secondsSince(start);
-        if (offset !== endOffset || bytes !== dataBytes) {
-          throw new Error(
-            `catch-up read ended at ${offset} with ${bytes} bytes; wrote ${endOffset}, ${dataBytes}`,
-          );
-        }
+        if (offset < to) throw new Error(`catch-up read of [${from}, ${to}) ended at ${offset}`);
         return side(bytes, seconds, os.counts, calls);
       } finally {
         await reader.close();
@@ -194,13 +207,14 @@ export async function runCatchup(
       }
     };
 
-    const chunks: { key: string; start: number; end: number }[] = [];
-    for (const [key, size] of objects) {
-      for (let pos = 0; pos < size; pos += p.fetchMaxBytes) {
-        chunks.push({ key, start: pos, end: Math.min(size, pos + p.fetchMaxBytes) });
+    /** Ranged GETs of `fetchMaxBytes` over objects [first, last), `concurrency` in flight. */
+    const readRaw = async (first: number, last: number, concurrency: number): Promise<CatchupSide> => {
+      const chunks: { key: string; start: number; end: number }[] = [];
+      for (const [key, size] of objects.slice(first, last)) {
+        for (let pos = 0; pos < size; pos += p.fetchMaxBytes) {
+          chunks.push({ key, start: pos, end: Math.min(size, pos + p.fetchMaxBytes) });
+        }
       }
-    }
-    const readRaw = async (concurrency: number): Promise<CatchupSide> => {
       const os = new CountingObjectStore(openObjectStore(uri));
       try {
         let bytes = 0;
@@ -212,45 +226,68 @@ export async function runCatchup(
           bytes += buf.length;
           calls++;
         });
-        const seconds = secondsSince(start);
-        if (bytes !== objectBytes) throw new Error(`raw read ${bytes} bytes of ${objectBytes}`);
-        return side(bytes, seconds, os.counts, calls);
+        return side(bytes, secondsSince(start), os.counts, calls);
       } finally {
         await os.close();
       }
     };
 
-    const rounds: CatchupRound[] = [];
+    const segments = Math.max(1, Math.min(p.segments, objects.length));
+    const pairs: CatchupPair[] = [];
     for (let r = 0; r < p.rounds; r++) {
-      const streamFirst = r % 2 === 0;
-      let st: CatchupSide;
-      let raw: CatchupSide;
-      if (streamFirst) {
-        st = await readStream(r);
-        raw = await readRaw(1);
-      } else {
-        raw = await readRaw(1);
-        st = await readStream(r);
+      let streamBytes = 0;
+      let rawBytes = 0;
+      for (let k = 0; k < segments; k++) {
+        const from = Math.floor((k * endOffset) / segments);
+        const to = Math.floor(((k + 1) * endOffset) / segments);
+        const first = Math.floor((k * objects.length) / segments);
+        const last = Math.floor(((k + 1) * objects.length) / segments);
+        const streamFirst = (r + k) % 2 === 0;
+        let st: CatchupSide;
+        let raw: CatchupSide;
+        if (streamFirst) {
+          st = await readStream(from, to);
+          raw = await readRaw(first, last, 1);
+        } else {
+          raw = await readRaw(first, last, 1);
+          st = await readStream(from, to);
+        }
+        streamBytes += st.bytes;
+        rawBytes += raw.bytes;
+        const ratio = round(st.mbPerSec / raw.mbPerSec);
+        const rawParallel = p.rawConcurrency > 0 ? await readRaw(first, last, p.rawConcurrency) : undefined;
+        pairs.push({
+          round: r + 1,
+          segment: k + 1,
+          order: streamFirst ? 'stream-first' : 'raw-first',
+          stream: st,
+          raw,
+          ratio,
+          ...(rawParallel ? { rawParallel } : {}),
+        });
+        log(
+          `  round ${r + 1} segment ${k + 1}/${segments}: stream ${st.mbPerSec} MB/s (${st.gets} GETs, ` +
+            `${st.avgGetsInFlight} in flight on average, max ${st.getsInFlightMax}) vs raw ${raw.mbPerSec} MB/s ` +
+            `(${raw.gets} GETs) = ${ratio}` +
+            (rawParallel ? `; raw with ${p.rawConcurrency} in flight ${rawParallel.mbPerSec} MB/s` : ''),
+        );
       }
-      const ratio = round(st.mbPerSec / raw.mbPerSec);
-      const rawParallel = p.rawConcurrency > 0 ? await readRaw(p.rawConcurrency) : undefined;
-      rounds.push({
-        order: streamFirst ? 'stream-first' : 'raw-first',
-        stream: st,
-        raw,
-        ratio,
-        ...(rawParallel ? { rawParallel } : {}),
-      });
-      log(
-        `  round ${r + 1}: stream ${st.mbPerSec} MB/s (${st.gets} GETs, ${st.avgGetsInFlight} in flight on average, ` +
-          `max ${st.getsInFlightMax}) vs raw ${raw.mbPerSec} MB/s (${raw.gets} GETs) = ${ratio}` +
-          (rawParallel ? `; raw with ${p.rawConcurrency} in flight ${rawParallel.mbPerSec} MB/s` : ''),
-      );
+      if (streamBytes !== dataBytes || rawBytes !== objectBytes) {
+        throw new Error(
+          `round ${r + 1} read ${streamBytes} stream bytes of ${dataBytes}, ${rawBytes} object bytes of ${objectBytes}`,
+        );
+      }
     }
-    const streamMbPerSec = median(rounds.map((x) => x.stream.mbPerSec));
-    const rawMbPerSec = median(rounds.map((x) => x.raw.mbPerSec));
+    const streamMbPerSec = median(pairs.map((x) => x.stream.mbPerSec));
+    const rawMbPerSec = median(pairs.map((x) => x.raw.mbPerSec));
     const ratio = round(streamMbPerSec / rawMbPerSec);
-    const par = rounds.flatMap((x) => (x.rawParallel ? [x.rawParallel.mbPerSec] : []));
+    const pooled = (get: (x: CatchupPair) => CatchupSide) => {
+      const sides = pairs.map(get);
+      const bytes = sides.reduce((n, x) => n + x.bytes, 0);
+      const seconds = sides.reduce((n, x) => n + x.seconds, 0);
+      return round(bytes / seconds / 1e6, 1);
+    };
+    const par = pairs.flatMap((x) => (x.rawParallel ? [x.rawParallel.mbPerSec] : []));
     const rawParallelMbPerSec = par.length > 0 ? median(par) : undefined;
     return {
       params: p,
@@ -260,11 +297,12 @@ export async function runCatchup(
       dataBytes,
       batches: sizes.length,
       writeMbPerSec: round(dataBytes / writeSeconds / 1e6, 1),
-      rounds,
+      pairs,
       streamMbPerSec,
       rawMbPerSec,
       ratio,
-      medianRoundRatio: round(median(rounds.map((x) => x.ratio))),
+      medianPairRatio: round(median(pairs.map((x) => x.ratio))),
+      pooledRatio: round(pooled((x) => x.stream) / pooled((x) => x.raw)),
       ...(rawParallelMbPerSec === undefined
         ? {}
         : { rawParallelMbPerSec, ratioToParallel: round(streamMbPerSec / rawParallelMbPerSec) }),

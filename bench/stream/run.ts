@@ -54,7 +54,8 @@ export const FULL_PARAMS: StreamBenchParams = {
     uploadBytesThreshold: 16 * MiB,
     cacheBytesMax: 64 * MiB,
     fetchMaxBytes: 1 * MiB,
-    rounds: 7,
+    rounds: 3,
+    segments: 4,
     seed: 2,
     rawConcurrency: 16,
   },
@@ -74,7 +75,7 @@ export const QUICK_PARAMS: StreamBenchParams = {
     totalBytes: 256 * MiB,
     throttled: { ...FULL_PARAMS.requests.throttled!, totalBytes: 64 * MiB },
   },
-  catchup: { ...FULL_PARAMS.catchup, totalBytes: 128 * MiB, rounds: 3 },
+  catchup: { ...FULL_PARAMS.catchup, totalBytes: 128 * MiB, rounds: 2 },
   latency: {
     ...FULL_PARAMS.latency,
     single: { ...FULL_PARAMS.latency.single, timeMs: 3000 },
@@ -173,8 +174,9 @@ export function printStreamBench(r: StreamBenchResult): void {
         `${mib(c.params.fetchMaxBytes)} MiB vs raw ranged GETs of the same size`,
     );
     console.table(
-      c.rounds.map((x, i) => ({
-        round: i + 1,
+      c.pairs.map((x) => ({
+        round: x.round,
+        segment: x.segment,
         order: x.order,
         'stream MB/s': x.stream.mbPerSec,
         'stream GETs': x.stream.gets,
@@ -192,7 +194,7 @@ export function printStreamBench(r: StreamBenchResult): void {
       );
     console.log(
       `median stream ${c.streamMbPerSec} MB/s / median raw ${c.rawMbPerSec} MB/s = ${c.ratio} ` +
-        `(median of round ratios ${c.medianRoundRatio}; goal ${c.goal}: ${c.met ? 'met' : 'MISSED'})`,
+        `(median of pair ratios ${c.medianPairRatio}, pooled ${c.pooledRatio}; goal ${c.goal}: ${c.met ? 'met' : 'MISSED'})`,
     );
   }
   if (r.latency) {
