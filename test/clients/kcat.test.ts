@@ -88,4 +88,32 @@ describe.sequential('kcat (librdkafka)', () => {
       expect(await kcatQuery(b.bootstrap, 'kcat-none', t), `target ${t}`).toBe(i < 0 ? -1 : i);
     }
   }, 120_000);
+
+  it('long poll: a consumer waiting at the end of the partition receives records produced in 4 later bursts', async () => {
+    const topic = 'kcat-follow';
+    await kcatProduce(b.bootstrap, topic, 'none', records.slice(0, 1), HEADERS); // creates the topic
+    const part = records.slice(1, 2001);
+    const consuming = kcatConsume(
+      b.bootstrap,
+      topic,
+      1 + part.length,
+      path.join(files.dir, 'out-follow.json'),
+      {
+        follow: true,
+        extra: ['-X', 'fetch.wait.max.ms=2000', '-X', 'fetch.min.bytes=1'],
+      },
+    );
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      await kcatProduce(
+        b.bootstrap,
+        topic,
+        i % 2 === 0 ? 'lz4' : 'none',
+        part.slice(i * 500, (i + 1) * 500),
+        HEADERS,
+      );
+    }
+    const got = await consuming;
+    expectSameRecords(got, records.slice(0, 2001), 0, false);
+  }, 120_000);
 });

@@ -59,16 +59,21 @@ interface KcatJson {
   headers?: string[];
 }
 
-/** Consumes `count` records of partition 0 with -C -J -e into `outFile` and parses them. */
+/**
+ * Consumes `count` records of partition 0 with -C -J into `outFile` and parses them; stops at
+ * the end of the partition (-e) unless `follow`, then it waits for `count` records.
+ */
 export async function kcatConsume(
   bootstrap: string,
   topic: string,
   count: number,
   outFile: string,
+  options: { follow?: boolean; extra?: string[] } = {},
 ): Promise<(ConsumedRecord & { tstype: string })[]> {
   const fd = openSync(outFile, 'w');
-  const args = ['-C', '-b', bootstrap, '-t', topic, '-p', '0', '-o', 'beginning', '-e', '-J', '-q'];
-  args.push('-c', String(count), '-X', 'check.crcs=true');
+  const args = ['-C', '-b', bootstrap, '-t', topic, '-p', '0', '-o', 'beginning', '-J', '-q'];
+  if (!options.follow) args.push('-e');
+  args.push('-c', String(count), '-X', 'check.crcs=true', ...(options.extra ?? []));
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn('kcat', args, { stdio: ['ignore', fd, 'pipe'] });
