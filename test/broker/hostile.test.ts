@@ -522,6 +522,64 @@ describe('hostile frames against a running broker', () => {
       await noConnectionsLeft();
     }, 30_000);
 
+    it('long polls of connections that go away end by their maxWaitMs and free the connections', async () => {
+      // The server allows half-open sockets: a peer's FIN does not abort its in-flight requests
+      // (see .tmp/notes-robust.md), so a long poll of a closed connection ends at its maxWaitMs.
+      const c = await client();
+      const hw = BigInt(ledger.records.length);
+      const polls = await Promise.all(Array.from({ length: 50 }, () => client()));
+      const maxWaitMs = 2_000;
+      for (const p of polls) {
+        const req = fetchRequest('ledger', 0, hw, maxWaitMs);
+        req.minBytes = 1;
+        p.sendRaw(frameOf(ApiKey.Fetch, 11, req, 1));
+      }
+      const deadline = Date.now() + 5_000;
+      while (broker.serverStats()!.inFlight < 50) {
+        if (Date.now() > deadline) throw new Error(`in flight: ${broker.serverStats()!.inFlight}`);
+        await sleep(10);
+      }
+      const closedAt = Date.now();
+      for (const p of polls) p.close();
+      const released = closedAt + maxWaitMs + 3_000;
+      while (broker.serverStats()!.inFlight > 0 || broker.serverStats()!.connections > 1) {
+        if (Date.now() > released) {
+          const st = broker.serverStats()!;
+          throw new Error(`still in flight: ${st.inFlight}, connections ${st.connections}`);
+        }
+        await sleep(10);
+      }
+      console.log(`long polls of closed connections released after ${Date.now() - closedAt} ms`);
+      await ledger.add(c, 'ledger', 1);
+      await healthy();
+      await noConnectionsLeft();
+    }, 30_000);
+
+    it('partial large frames on 20 connections are released when they close', async () => {
+      const before = broker.serverStats()!.bufferedBytes;
+      const hogs = await Promise.all(Array.from({ length: 20 }, () => client()));
+      const chunk = Buffer.alloc(3 * 1024 * 1024, 1);
+      for (const h of hogs) {
+        const head = Buffer.alloc(4);
+        head.writeInt32BE(MAX_FRAME_BYTES - 16, 0);
+        h.sendRaw(head);
+        h.sendRaw(chunk);
+      }
+      const deadline = Date.now() + 10_000;
+      while (broker.serverStats()!.bufferedBytes < before + 20 * chunk.length) {
+        if (Date.now() > deadline) throw new Error(`buffered: ${broker.serverStats()!.bufferedBytes}`);
+        await sleep(20);
+      }
+      await healthy();
+      for (const h of hogs) h.close();
+      const released = Date.now() + 5_000;
+      while (broker.serverStats()!.bufferedBytes > before) {
+        if (Date.now() > released) throw new Error(`still buffered: ${broker.serverStats()!.bufferedBytes}`);
+        await sleep(10);
+      }
+      await noConnectionsLeft();
+    }, 30_000);
+
     it('no handler crashed or logged an error during the cases above', () => {
       expect(broker.serverStats()!.handlerErrors).toBe(0);
       expect(logged.filter((l) => l.level === 'error')).toEqual([]);
