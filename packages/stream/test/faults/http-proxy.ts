@@ -2,7 +2,8 @@
  * A fault-injecting HTTP proxy in front of an S3-compatible server (moto), so that faults hit
  * the real S3 client (AWS SDK) and its error mapping rather than a wrapper above it: per
  * request, seeded, it answers 503 SlowDown itself, resets the connection before forwarding (no
- * effect), forwards and then resets instead of answering (the effect happened, the answer is
+ * effect), swallows the request and never answers (a black hole: the client's timeout must
+ * fire), forwards and then resets instead of answering (the effect happened, the answer is
  * lost), or adds latency. Every request and every part of a multipart upload is a request.
  * Listens on 127.0.0.1 only.
  */
@@ -18,6 +19,8 @@ export interface ProxyFaultRates {
   resetBefore?: number;
   /** Forward, then reset the connection instead of answering. */
   resetAfter?: number;
+  /** Never answer (nor forward): the client's request timeout must end it. */
+  blackHole?: number;
   /** Extra latency per request, uniform in [0, maxLatencyMs]. */
   maxLatencyMs?: number;
 }
@@ -28,6 +31,7 @@ export interface ProxyCounters {
   slowDown: number;
   resetBefore: number;
   resetAfter: number;
+  blackHole: number;
   /** Requests by S3 operation shape, e.g. `PUT part`, `GET`, `DELETE`. */
   byKind: Record<string, number>;
 }
@@ -38,7 +42,14 @@ const SLOW_DOWN_BODY =
 
 /** The proxy (see the file comment). */
 export class FaultProxy {
-  readonly counters: ProxyCounters = { requests: 0, slowDown: 0, resetBefore: 0, resetAfter: 0, byKind: {} };
+  readonly counters: ProxyCounters = {
+    requests: 0,
+    slowDown: 0,
+    resetBefore: 0,
+    resetAfter: 0,
+    blackHole: 0,
+    byKind: {},
+  };
   private readonly rng: Rng;
 
   private constructor(
@@ -109,6 +120,11 @@ export class FaultProxy {
       this.counters.resetBefore++;
       req.socket.destroy();
       return;
+    }
+    acc += this.rates.blackHole ?? 0;
+    if (r < acc) {
+      this.counters.blackHole++;
+      return; // the socket stays open and silent; close() drops it
     }
     acc += this.rates.resetAfter ?? 0;
     const resetAfter = r < acc;

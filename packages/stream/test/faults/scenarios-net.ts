@@ -10,7 +10,7 @@ import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { type S3TestServer, TEST_CREDENTIALS } from '../s3-server.ts';
 import { Proc, tempDir } from './env.ts';
-import { FaultProxy } from './http-proxy.ts';
+import { FaultProxy, type ProxyFaultRates } from './http-proxy.ts';
 import { expectCommittedExactly, listKeys, references, unreferencedKeys } from './inspect.ts';
 import { appendMany, expectStreamMatches, Ledger, openAll, rngOf } from './workload.ts';
 
@@ -22,15 +22,13 @@ export async function s3NetworkFaults(
   server: S3TestServer,
   prefix: string,
   seed: number,
+  rates: ProxyFaultRates = { slowDown: 0.08, resetBefore: 0.06, resetAfter: 0.06, maxLatencyMs: 3 },
+  requestTimeoutMs = 20_000,
 ): Promise<FaultProxy['counters'] & { lingeringMultipartUploads: number }> {
   let lingering = 0;
-  const proxy = await FaultProxy.start(
-    server.endpoint,
-    { slowDown: 0.08, resetBefore: 0.06, resetAfter: 0.06, maxLatencyMs: 3 },
-    seed,
-  );
+  const proxy = await FaultProxy.start(server.endpoint, rates, seed);
   const multipart = { multipartThresholdBytes: 6 * MiB, partSizeBytes: 5 * MiB };
-  const s3 = server.store({ endpoint: proxy.endpoint, prefix, requestTimeoutMs: 20_000, ...multipart });
+  const s3 = server.store({ endpoint: proxy.endpoint, prefix, requestTimeoutMs, ...multipart });
   const direct = server.store({ prefix });
   const dir = await tempDir('net');
   const rng = rngOf(seed);
@@ -111,7 +109,7 @@ export async function s3NetworkFaults(
       client.destroy();
     }
     expect(c.byKind['PUT part'] ?? 0).toBeGreaterThan(1);
-    expect(c.slowDown + c.resetBefore + c.resetAfter).toBeGreaterThan(3);
+    expect(c.slowDown + c.resetBefore + c.resetAfter + c.blackHole).toBeGreaterThan(3);
     return { ...c, lingeringMultipartUploads: lingering };
   } finally {
     await proc.stop().catch(() => {});
