@@ -60,6 +60,35 @@ describe.sequential('Java kafka-clients', () => {
     }, 120_000);
   }
 
+  it('read_committed consumer with tiny fetch sizes (a batch larger than the limits still comes whole)', async () => {
+    const out = path.join(files.dir, 'out-small-fetch.tsv');
+    const n = await javaConsume(b.bootstrap, 'java-gzip', 0, RECORD_COUNT, out, [
+      'isolation.level=read_committed',
+      'max.partition.fetch.bytes=64',
+      'fetch.max.bytes=64',
+      'fetch.min.bytes=1',
+      'max.poll.records=7',
+    ]);
+    expect(n).toBe(RECORD_COUNT);
+    expectSameRecords(readRecordFile(out), records);
+  }, 120_000);
+
+  it('seek into the middle of a compressed batch, and past the end (OFFSET_OUT_OF_RANGE → auto.offset.reset)', async () => {
+    const mid = path.join(files.dir, 'out-seek.tsv');
+    expect(await javaConsume(b.bootstrap, 'java-snappy', 0, RECORD_COUNT - 4321, mid, ['seek=4321'])).toBe(
+      RECORD_COUNT - 4321,
+    );
+    expectSameRecords(readRecordFile(mid), records.slice(4321), 4321);
+    const past = path.join(files.dir, 'out-past.tsv');
+    expect(
+      await javaConsume(b.bootstrap, 'java-snappy', 0, RECORD_COUNT, past, [
+        'seek=25000',
+        'auto.offset.reset=earliest',
+      ]),
+    ).toBe(RECORD_COUNT);
+    expectSameRecords(readRecordFile(past), records);
+  }, 120_000);
+
   it('list offsets: earliest, latest, max timestamp, by time (AdminClient and KafkaConsumer)', async () => {
     const { targets } = timeQueries(records);
     const r = await javaDriver<{

@@ -47,13 +47,17 @@ export async function javaDriver<T>(args: string[], timeoutMs = 120_000): Promis
   return lastJson<T>(out);
 }
 
-/** Reads `count` records of partition `partition` with KafkaConsumer.assign() into `outFile`. */
+/**
+ * Reads `count` records of partition `partition` with KafkaConsumer.assign() into `outFile`;
+ * `extra` are "name=value" consumer settings, or "seek=OFFSET" to start there.
+ */
 export async function javaConsume(
   bootstrap: string,
   topic: string,
   partition: number,
   count: number,
   outFile: string,
+  extra: string[] = [],
 ): Promise<number> {
   const r = await javaDriver<{ consumed: number }>([
     'consume',
@@ -62,6 +66,7 @@ export async function javaConsume(
     String(partition),
     String(count),
     outFile,
+    ...extra,
   ]);
   return r.consumed;
 }

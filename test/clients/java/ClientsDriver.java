@@ -46,7 +46,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *
  * <pre>
  *   produce  BOOTSTRAP TOPIC CODEC FILE
- *   consume  BOOTSTRAP TOPIC PARTITION COUNT OUTFILE
+ *   consume  BOOTSTRAP TOPIC PARTITION COUNT OUTFILE [consumer.config=value ...] [seek=OFFSET]
  *   offsets  BOOTSTRAP TOPIC PARTITION TS[,TS...]
  *   admin    BOOTSTRAP TOPIC
  *   create         BOOTSTRAP TOPIC PARTITIONS
@@ -66,7 +66,13 @@ public final class ClientsDriver {
     switch (mode) {
       case "produce" -> produce(bootstrap, args[2], args[3], Path.of(args[4]));
       case "consume" ->
-          consume(bootstrap, args[2], Integer.parseInt(args[3]), Integer.parseInt(args[4]), Path.of(args[5]));
+          consume(
+              bootstrap,
+              args[2],
+              Integer.parseInt(args[3]),
+              Integer.parseInt(args[4]),
+              Path.of(args[5]),
+              java.util.Arrays.copyOfRange(args, 6, args.length));
       case "offsets" -> offsets(bootstrap, args[2], Integer.parseInt(args[3]), args[4]);
       case "admin" -> admin(bootstrap, args[2]);
       case "create" -> create(bootstrap, args[2], Integer.parseInt(args[3]));
@@ -271,14 +277,24 @@ public final class ClientsDriver {
     return p;
   }
 
-  private static void consume(String bootstrap, String topic, int partition, int count, Path out) throws Exception {
+  private static void consume(String bootstrap, String topic, int partition, int count, Path out, String[] extra)
+      throws Exception {
     TopicPartition tp = new TopicPartition(topic, partition);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
     int n = 0;
-    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProps(bootstrap));
+    Properties props = consumerProps(bootstrap);
+    long seek = -1;
+    for (String kv : extra) {
+      int eq = kv.indexOf('=');
+      // "seek=N" is the driver's own: start at offset N instead of the beginning.
+      if (kv.startsWith("seek=")) seek = Long.parseLong(kv.substring(eq + 1));
+      else props.put(kv.substring(0, eq), kv.substring(eq + 1));
+    }
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props);
         BufferedWriter w = Files.newBufferedWriter(out, StandardCharsets.US_ASCII)) {
       consumer.assign(List.of(tp));
-      consumer.seekToBeginning(List.of(tp));
+      if (seek >= 0) consumer.seek(tp, seek);
+      else consumer.seekToBeginning(List.of(tp));
       while (n < count && System.nanoTime() < deadline) {
         for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
           StringBuilder hs = new StringBuilder();
