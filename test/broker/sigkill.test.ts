@@ -13,7 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildRecordBatch, ErrorCode, type RecordInput } from '../../packages/protocol/src/index.ts';
+import {
+  ApiKey,
+  buildRecordBatch,
+  ErrorCode,
+  type InitProducerIdResponse,
+  type RecordInput,
+} from '../../packages/protocol/src/index.ts';
 import { type S3TestServer, startS3Server } from '../../packages/stream/test/s3-server.ts';
 import {
   BrokerProcess,
@@ -451,6 +457,88 @@ async function idempotentAcrossRestarts(): Promise<void> {
   }
 }
 
+/**
+ * A raw idempotent producer: 5 batches (sequences 0–4) pipelined, SIGKILL a few ms later,
+ * restart, the same 5 batches resent — each must be acknowledged, and written once: a batch that
+ * was durable before the kill is recognised from the rebuilt producer state.
+ */
+async function idempotentResend(iterations: number, extraArgs: string[] = []): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tributary-sigkill-resend-'));
+  const rand = prng(SEED ^ 0x2545f491);
+  const ledger: Ledger = { sent: [] };
+  const port = await freePort();
+  let broker: BrokerProcess | undefined;
+  let duplicatesRecognised = 0;
+  try {
+    broker = await BrokerProcess.start(port, dataDir, [...WAL_ARGS, ...extraArgs]);
+    const admin = await RawClient.connect(port);
+    await createTopic(admin, TOPIC, PARTITIONS);
+    admin.close();
+    for (let it = 0; it < iterations; it++) {
+      const c = await RawClient.connect(port);
+      const init = await c.request<InitProducerIdResponse>(ApiKey.InitProducerId, 4, {
+        transactionalId: null,
+        transactionTimeoutMs: 60_000,
+        producerId: -1n,
+        producerEpoch: -1,
+      });
+      expect(init.errorCode).toBe(ErrorCode.NONE);
+      const partition = it % PARTITIONS;
+      const batches: { values: string[]; batch: Buffer }[] = [];
+      let seq = 0;
+      for (let k = 0; k < 5; k++) {
+        const values = Array.from({ length: 1 + Math.floor(rand() * 10) }, (_, i) => `resend${it}-${k}-${i}`);
+        batches.push({
+          values,
+          batch: buildRecordBatch(
+            values.map((v) => ({ value: Buffer.from(v) })),
+            { producerId: init.producerId, producerEpoch: init.producerEpoch, baseSequence: seq },
+          ),
+        });
+        seq += values.length;
+      }
+      const firstTry = batches.map((b) =>
+        produceRaw(c, TOPIC, partition, Buffer.from(b.batch)).catch(() => undefined),
+      );
+      await sleep(Math.floor(rand() * 15));
+      await broker.crash();
+      const firstAcks = (await Promise.all(firstTry)).filter((r) => r?.errorCode === ErrorCode.NONE).length;
+      c.close();
+      broker = await BrokerProcess.start(port, dataDir, [...WAL_ARGS, ...extraArgs]);
+      const d = await RawClient.connect(port);
+      // Resent in order, pipelined, as a producer retries its in-flight batches.
+      const retries = await Promise.all(
+        batches.map((b) => produceRaw(d, TOPIC, partition, Buffer.from(b.batch))),
+      );
+      d.close();
+      retries.forEach((r, k) => {
+        const b = batches[k]!;
+        const sent: Sent = { partition, values: b.values };
+        if (r.errorCode === ErrorCode.NONE) sent.baseOffset = r.baseOffset;
+        else sent.error = `error ${r.errorCode} ${r.errorMessage ?? ''}`;
+        ledger.sent.push(sent);
+        expect(r.errorCode, `iteration ${it} batch ${k} resent: ${r.errorMessage ?? ''}`).toBe(
+          ErrorCode.NONE,
+        );
+      });
+      duplicatesRecognised += firstAcks;
+    }
+    const counts = await verify(port, ledger);
+    console.log(
+      `sigkill seed=${SEED} idempotent resend after ${iterations} kills${extraArgs.length > 0 ? ' (s3)' : ''}: ` +
+        `${counts.acked} records written once; ` +
+        `${duplicatesRecognised} batches acknowledged before a kill and resent`,
+    );
+    await broker.stop();
+  } catch (err) {
+    if (broker) (err as Error).message += `\nseed ${SEED}; broker log tail:\n${broker.log.slice(-4000)}`;
+    throw err;
+  } finally {
+    await broker?.crash().catch(() => {});
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 describe('SIGKILL the broker while producing (acks=all)', () => {
   it(
     `file object store: ${ROUNDS} kill/restart rounds lose no acknowledged record`,
@@ -476,7 +564,20 @@ describe('SIGKILL the broker while producing (acks=all)', () => {
     90_000 + ROUNDS * 30_000,
   );
 
+  it(
+    `raw idempotent producer: 5 in-flight batches resent after each of ${ROUNDS * 2} kills are written once`,
+    async () => {
+      await idempotentResend(ROUNDS * 2);
+    },
+    60_000 + ROUNDS * 2 * 15_000,
+  );
+
   let s3: S3TestServer | undefined;
+  /** moto_server, started by the first test that needs it. */
+  async function s3Server(): Promise<S3TestServer> {
+    s3 ??= await startS3Server('tributary-sigkill');
+    return s3;
+  }
   afterAll(async () => {
     await s3?.stop();
   });
@@ -484,7 +585,7 @@ describe('SIGKILL the broker while producing (acks=all)', () => {
   it(
     `S3 object store (moto): ${ROUNDS} kill/restart rounds with data uploaded before each kill`,
     async () => {
-      s3 = await startS3Server('tributary-sigkill');
+      const s3 = await s3Server();
       const prefix = `sigkill-${SEED}`;
       const store = s3.store({ prefix });
       const seen = new Set<string>();
@@ -519,5 +620,21 @@ describe('SIGKILL the broker while producing (acks=all)', () => {
       }
     },
     90_000 + ROUNDS * 30_000,
+  );
+
+  it(
+    `S3 object store: idempotent batches resent after each of ${ROUNDS} kills are written once`,
+    async () => {
+      const s3 = await s3Server();
+      await idempotentResend(ROUNDS, [
+        '--object-store',
+        s3.uri(`resend-${SEED}`),
+        '--upload-bytes',
+        '4096',
+        '--upload-interval-ms',
+        '50',
+      ]);
+    },
+    90_000 + ROUNDS * 15_000,
   );
 });
