@@ -116,4 +116,42 @@ describe.sequential('kcat (librdkafka)', () => {
     const got = await consuming;
     expectSameRecords(got, records.slice(0, 2001), 0, false);
   }, 120_000);
+
+  it('3 idempotent producers at once on one partition: every record once, each producer in order', async () => {
+    const topic = 'kcat-concurrent';
+    const per = 3000;
+    const sets = [0, 1, 2].map((p) =>
+      Array.from(
+        { length: per },
+        (_, i): TestRecord => ({
+          key: Buffer.from(`p${p}`),
+          value: Buffer.from(`p${p}-${String(i).padStart(5, '0')}`),
+          timestampMs: 0,
+          headers: HEADERS.map(([k, v]): [string, Buffer] => [k, Buffer.from(v)]),
+        }),
+      ),
+    );
+    await kcatProduce(
+      b.bootstrap,
+      topic,
+      'none',
+      [{ key: null, value: Buffer.from('first'), timestampMs: 0, headers: [] }],
+      HEADERS,
+    );
+    await Promise.all(
+      sets.map((set, p) => kcatProduce(b.bootstrap, topic, KCAT_CODECS[p + 1] as string, set, HEADERS)),
+    );
+    const got = await kcatConsume(
+      b.bootstrap,
+      topic,
+      1 + 3 * per,
+      path.join(files.dir, 'out-concurrent.json'),
+    );
+    expect(got.length).toBe(1 + 3 * per);
+    expect(got.map((r) => r.offset)).toEqual(got.map((_, i) => i));
+    for (const [p, set] of sets.entries()) {
+      const mine = got.filter((r) => r.key?.toString() === `p${p}`).map((r) => r.value?.toString());
+      expect(mine).toEqual(set.map((r) => r.value?.toString()));
+    }
+  }, 120_000);
 });
