@@ -60,6 +60,23 @@ describe.sequential('Java kafka-clients', () => {
     }, 120_000);
   }
 
+  it('idempotent producer pipelining ~1,000 small batches (5 in flight, batch.size 1 KiB)', async () => {
+    const p = await javaDriver<{ acked: number; offsets: number[] }>([
+      'produce',
+      b.bootstrap,
+      'java-pipelined',
+      'none',
+      path.join(files.dir, 'in.tsv'),
+      'batch.size=1024',
+      'linger.ms=0',
+      'max.in.flight.requests.per.connection=5',
+    ]);
+    expect(p.offsets).toEqual(records.map((_, i) => i));
+    const out = path.join(files.dir, 'out-pipelined.tsv');
+    expect(await javaConsume(b.bootstrap, 'java-pipelined', 0, RECORD_COUNT, out)).toBe(RECORD_COUNT);
+    expectSameRecords(readRecordFile(out), records);
+  }, 120_000);
+
   it('read_committed consumer with tiny fetch sizes (a batch larger than the limits still comes whole)', async () => {
     const out = path.join(files.dir, 'out-small-fetch.tsv');
     const n = await javaConsume(b.bootstrap, 'java-gzip', 0, RECORD_COUNT, out, [

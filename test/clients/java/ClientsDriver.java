@@ -45,7 +45,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * "b64key:b64value" joined by ",". Produce input files have offset "-".
  *
  * <pre>
- *   produce  BOOTSTRAP TOPIC CODEC FILE
+ *   produce  BOOTSTRAP TOPIC CODEC FILE [producer.config=value ...]
  *   consume  BOOTSTRAP TOPIC PARTITION COUNT OUTFILE [consumer.config=value ...] [seek=OFFSET]
  *   offsets  BOOTSTRAP TOPIC PARTITION TS[,TS...]
  *   admin    BOOTSTRAP TOPIC
@@ -64,7 +64,8 @@ public final class ClientsDriver {
     String mode = args[0];
     String bootstrap = args[1];
     switch (mode) {
-      case "produce" -> produce(bootstrap, args[2], args[3], Path.of(args[4]));
+      case "produce" ->
+          produce(bootstrap, args[2], args[3], Path.of(args[4]), java.util.Arrays.copyOfRange(args, 5, args.length));
       case "consume" ->
           consume(
               bootstrap,
@@ -222,7 +223,8 @@ public final class ClientsDriver {
     }
   }
 
-  private static void produce(String bootstrap, String topic, String codec, Path file) throws Exception {
+  private static void produce(String bootstrap, String topic, String codec, Path file, String[] extra)
+      throws Exception {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
@@ -231,6 +233,10 @@ public final class ClientsDriver {
     p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
     p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "60000");
     // acks=all and enable.idempotence=true are the defaults: left unset on purpose.
+    for (String kv : extra) {
+      int eq = kv.indexOf('=');
+      p.put(kv.substring(0, eq), kv.substring(eq + 1));
+    }
     List<String> lines = Files.readAllLines(file, StandardCharsets.US_ASCII);
     AtomicReference<Exception> error = new AtomicReference<>();
     AtomicLong acked = new AtomicLong();
