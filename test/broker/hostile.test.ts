@@ -422,6 +422,39 @@ describe('hostile frames against a running broker', () => {
       await noConnectionsLeft();
     });
 
+    it('acks=0: a good produce writes without an answer; the next request is answered in order', async () => {
+      const c = await client();
+      const value = `acks0-${Date.now()}`;
+      c.sendRaw(
+        frameOf(
+          ApiKey.Produce,
+          PRODUCE_VERSION,
+          produceRequest('target', 1, buildRecordBatch([{ value: Buffer.from(value) }]), 0),
+          900,
+        ),
+      );
+      const md = await metadata(c, ['target']);
+      expect(md.topics[0]?.errorCode).toBe(ErrorCode.NONE);
+      expect(c.unexpected).toEqual([]);
+      const deadline = Date.now() + 5_000;
+      while (!(await readPartition(c, 'target', 1)).some((r) => r.value === value)) {
+        if (Date.now() > deadline) throw new Error('acks=0 record not written');
+        await sleep(20);
+      }
+      await healthy();
+      await noConnectionsLeft();
+    });
+
+    it('acks=0 with a bad batch closes the connection (as Kafka, so the producer notices)', async () => {
+      const c = await client();
+      const batch = buildRecordBatch([{ value: Buffer.from('acks=0 corrupt') }]);
+      batch[batch.length - 2]! ^= 0x01;
+      c.sendRaw(frameOf(ApiKey.Produce, PRODUCE_VERSION, produceRequest('target', 1, batch, 0), 901));
+      await c.waitClosed(5_000);
+      await healthy();
+      await noConnectionsLeft();
+    });
+
     it('Produce v0–2 → UNSUPPORTED_VERSION answer (as Kafka 4), connection open', async () => {
       const c = await client();
       const res = await c.request<ProduceResponse>(
