@@ -18,9 +18,11 @@ import {
   type ApiVersionsResponse,
   buildRecordBatch,
   CompressionCodec,
+  type CreateTopicsResponse,
   decodeResponse,
   ErrorCode,
   encodeRequest,
+  type FetchResponse,
   type ListOffsetsRequest,
   type MetadataResponse,
   type ProduceResponse,
@@ -451,6 +453,49 @@ describe('hostile frames against a running broker', () => {
       batch[batch.length - 2]! ^= 0x01;
       c.sendRaw(frameOf(ApiKey.Produce, PRODUCE_VERSION, produceRequest('target', 1, batch, 0), 901));
       await c.waitClosed(5_000);
+      await healthy();
+      await noConnectionsLeft();
+    });
+
+    it('invalid topic names are refused by CreateTopics and auto-creation', async () => {
+      const c = await client();
+      const bad = ['', '.', '..', 'a/b', '../x', 'x'.repeat(250), 'tópico', 'with space', 'a\u0000b'];
+      const res = await c.request<CreateTopicsResponse>(ApiKey.CreateTopics, 7, {
+        topics: bad.map((name) => ({
+          name,
+          numPartitions: 1,
+          replicationFactor: 1,
+          assignments: [],
+          configs: [],
+        })),
+        timeoutMs: 1000,
+        validateOnly: false,
+      });
+      expect(res.topics.map((t) => t.errorCode)).toEqual(bad.map(() => ErrorCode.INVALID_TOPIC_EXCEPTION));
+      const md = await c.request<MetadataResponse>(
+        ApiKey.Metadata,
+        METADATA_VERSION,
+        metadataRequest(['a/b/c', '..'], true),
+      );
+      expect(md.topics.map((t) => t.errorCode)).toEqual([
+        ErrorCode.INVALID_TOPIC_EXCEPTION,
+        ErrorCode.INVALID_TOPIC_EXCEPTION,
+      ]);
+      await healthy();
+      await noConnectionsLeft();
+    });
+
+    it('a Fetch naming one partition 200 times stays within its maxBytes', async () => {
+      const c = await client();
+      const req = fetchRequest('ledger', 0, 0n);
+      req.maxBytes = 4096;
+      const one = req.topics[0]!.partitions[0]!;
+      req.topics[0]!.partitions = Array.from({ length: 200 }, () => ({ ...one }));
+      const res = await c.request<FetchResponse>(ApiKey.Fetch, 11, req);
+      const total = res.responses[0]!.partitions.reduce((n, p) => n + (p.records?.length ?? 0), 0);
+      expect(total).toBeGreaterThan(0);
+      // At least one batch even above maxBytes (KIP-74), but not 200 copies.
+      expect(total).toBeLessThan(4096 + 64 * 1024);
       await healthy();
       await noConnectionsLeft();
     });
