@@ -18,6 +18,7 @@ import {
 import { FaultyObjectStore, parseFaultSpec } from '@tributary/stream/testing';
 import { FileWal, MemoryWal, type WriteAheadLog } from '@tributary/wal';
 import { KafkaError } from './errors.ts';
+import { closeGroupCoordinator, type GroupBrokerOptions } from './groups/index.ts';
 import { buildHandlers } from './handlers/index.ts';
 import { Partition, type PartitionSettings } from './partition.ts';
 import { ProducerIds } from './producer-ids.ts';
@@ -25,7 +26,7 @@ import { topicConfigNumber, topicConfigValue } from './topic-config.ts';
 import { type TopicRecord, TopicStore } from './topics.ts';
 
 /** Options of {@link startBroker}; every one has a default (see BROKER_DEFAULTS). */
-export interface BrokerOptions {
+export interface BrokerOptions extends GroupBrokerOptions {
   /** Broker id (node id in Metadata). */
   brokerId?: number;
   /** Listen address. */
@@ -308,6 +309,7 @@ export class Broker {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.server?.close({ timeoutMs: 10_000 });
+    closeGroupCoordinator(this);
     try {
       await this.streams.close();
     } finally {
@@ -324,6 +326,7 @@ export class Broker {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     this.streams.halt();
+    closeGroupCoordinator(this);
     await this.server?.close({ timeoutMs: 0 });
     await this.wal.close().catch(() => {});
     await this.objectStore.close().catch(() => {});

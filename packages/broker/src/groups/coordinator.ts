@@ -1,0 +1,1093 @@
+/**
+ * The classic group coordinator (JoinGroup/SyncGroup/Heartbeat/LeaveGroup, offsets). The unit
+ * of ownership is a partition of the group log (`__consumer_offsets`): a {@link Shard} holds
+ * the groups whose ids map to it, is loaded by replaying that partition on first use, and
+ * writes through it; on a single broker every shard is local, in a cluster a shard moves with
+ * its partition (load on gaining it, {@link GroupCoordinator.unloadPartition} on losing it).
+ * Offsets and group metadata are acknowledged only once the log append is durable.
+ */
+import { randomUUID } from 'node:crypto';
+import { ErrorCode } from '@tributary/protocol';
+import { KafkaError } from '../errors.ts';
+import { Group, type GroupState, type JoinResult, Member, type Protocol, type SyncResult } from './group.ts';
+import type { GroupLog, GroupLogRecord } from './log.ts';
+import {
+  decodeGroupValue,
+  decodeKey,
+  decodeOffsetValue,
+  encodeGroupKey,
+  encodeGroupValue,
+  encodeOffsetKey,
+  encodeOffsetValue,
+  type GroupValue,
+  type OffsetValue,
+} from './records.ts';
+
+export interface GroupCoordinatorOptions {
+  /** group.initial.rebalance.delay.ms: how long a new group waits for more members. */
+  initialRebalanceDelayMs: number;
+  /** group.min.session.timeout.ms / group.max.session.timeout.ms. */
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  /** group.max.size: members (and pending members) per group. */
+  maxGroupSize: number;
+  /** Groups per broker (memory bound); a join that would create one more gets COORDINATOR_NOT_AVAILABLE. */
+  maxGroups: number;
+  /** offset.metadata.max.bytes. */
+  offsetMetadataMaxBytes: number;
+  /** Bytes of one member's protocol metadata (all protocols) and of one assignment. */
+  memberMetadataMaxBytes: number;
+  /** offsets.retention.minutes, in ms: offsets of a group that stays empty this long expire. */
+  offsetsRetentionMs: number;
+  /** offsets.retention.check.interval.ms (0: no periodic check). */
+  offsetsRetentionCheckIntervalMs: number;
+  /** False while the log does not exist yet (listings then need not create and load it). */
+  logExists: () => boolean;
+  logger: { warn(o: object, msg?: string): void; info(o: object, msg?: string): void };
+}
+
+export const GROUP_DEFAULTS = {
+  initialRebalanceDelayMs: 3000,
+  minSessionTimeoutMs: 6000,
+  maxSessionTimeoutMs: 1_800_000,
+  maxGroupSize: 1000,
+  maxGroups: 100_000,
+  offsetMetadataMaxBytes: 4096,
+  memberMetadataMaxBytes: 1 << 20,
+  offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
+  offsetsRetentionCheckIntervalMs: 600_000,
+} as const;
+
+export interface JoinParams {
+  groupId: string;
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  protocolType: string;
+  protocols: Protocol[];
+  /** JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED and its id. */
+  requireKnownMemberId: boolean;
+}
+
+export interface SyncParams {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  protocolType: string | null;
+  protocolName: string | null;
+  assignments: { memberId: string; assignment: Buffer }[];
+}
+
+export interface MemberRef {
+  memberId: string;
+  groupInstanceId: string | null;
+}
+
+export interface CommitParams {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  /** -1: the group's retention. */
+  retentionTimeMs: number;
+  offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string }[];
+}
+
+export interface FetchedOffset {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  state: GroupState;
+  protocolType: string;
+  protocolData: string;
+  members: {
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    metadata: Buffer;
+    assignment: Buffer;
+  }[];
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function joinError(errorCode: number, memberId = ''): JoinResult {
+  return {
+    errorCode,
+    generationId: -1,
+    protocolType: null,
+    protocolName: null,
+    leader: '',
+    skipAssignment: false,
+    memberId,
+    members: [],
+  };
+}
+
+function syncError(errorCode: number): SyncResult {
+  return { errorCode, protocolType: null, protocolName: null, assignment: EMPTY };
+}
+
+/** The error a client sees when the log append of a group operation fails. */
+export function storeErrorCode(err: unknown, forCommit: boolean): number {
+  const code = err instanceof KafkaError ? err.code : -1;
+  if (
+    forCommit &&
+    (code === ErrorCode.MESSAGE_TOO_LARGE ||
+      code === ErrorCode.RECORD_LIST_TOO_LARGE ||
+      code === ErrorCode.INVALID_FETCH_SIZE)
+  )
+    return ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
+  if (code === ErrorCode.NOT_LEADER_OR_FOLLOWER) return ErrorCode.NOT_COORDINATOR;
+  if (code === ErrorCode.MESSAGE_TOO_LARGE || code === ErrorCode.RECORD_LIST_TOO_LARGE)
+    return ErrorCode.UNKNOWN_SERVER_ERROR;
+  return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+}
+
+/** The groups of one log partition. */
+class Shard {
+  readonly groups = new Map<string, Group>();
+  /** Appends are applied in the order they were issued. */
+  tail: Promise<unknown> = Promise.resolve();
+  loaded: Promise<void> | undefined;
+  unloaded = false;
+  constructor(readonly partition: number) {}
+}
+
+export class GroupCoordinator {
+  readonly options: GroupCoordinatorOptions;
+  private readonly shards = new Map<number, Shard>();
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    readonly log: GroupLog,
+    options: Partial<GroupCoordinatorOptions> = {},
+  ) {
+    this.options = {
+      ...GROUP_DEFAULTS,
+      logExists: () => true,
+      logger: { warn() {}, info() {} },
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    };
+    const every = this.options.offsetsRetentionCheckIntervalMs;
+    if (every > 0) {
+      this.retentionTimer = setInterval(() => {
+        this.expireOffsets(Date.now()).catch((err: unknown) =>
+          this.options.logger.warn({ err: String(err) }, 'offset expiry failed'),
+        );
+      }, every);
+      this.retentionTimer.unref();
+    }
+  }
+
+  // ---- ownership -------------------------------------------------------------------------
+
+  /** The shard of a group, loaded. */
+  private async shardFor(groupId: string): Promise<Shard> {
+    return this.loadPartition(this.log.partitionFor(groupId));
+  }
+
+  /** Loads (once) the groups of a log partition by replaying it. */
+  async loadPartition(partition: number): Promise<Shard> {
+    if (this.closed) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'coordinator closed');
+    let shard = this.shards.get(partition);
+    if (!shard) {
+      shard = new Shard(partition);
+      this.shards.set(partition, shard);
+    }
+    const s = shard;
+    if (!s.loaded) {
+      s.loaded = this.replay(s);
+      s.loaded.catch((err: unknown) => {
+        this.options.logger.warn({ partition, err: String(err) }, 'group log partition failed to load');
+        if (this.shards.get(partition) === s) this.shards.delete(partition);
+      });
+    }
+    try {
+      await s.loaded;
+    } catch (err) {
+      throw new KafkaError(
+        ErrorCode.COORDINATOR_NOT_AVAILABLE,
+        `group log partition ${partition}: ${String(err)}`,
+      );
+    }
+    return s;
+  }
+
+  /** The coordinator is ready for `groupId` (FindCoordinator): its partition is loaded. */
+  async ensureLoaded(groupId: string): Promise<void> {
+    await this.shardFor(groupId);
+  }
+
+  /** Gives up a partition (a cluster moved it elsewhere): pending requests get NOT_COORDINATOR. */
+  unloadPartition(partition: number): void {
+    const s = this.shards.get(partition);
+    if (!s) return;
+    this.shards.delete(partition);
+    s.unloaded = true;
+    for (const g of s.groups.values()) this.shutGroup(g, ErrorCode.NOT_COORDINATOR);
+  }
+
+  private async replay(s: Shard): Promise<void> {
+    const values = new Map<string, { value: GroupValue; timestamp: number } | null>();
+    const offsets = new Map<string, Map<string, Map<number, OffsetValue>>>();
+    let records = 0;
+    for await (const r of this.log.replay(s.partition)) {
+      records++;
+      let key: ReturnType<typeof decodeKey>;
+      try {
+        key = decodeKey(r.key);
+      } catch {
+        continue;
+      }
+      if (key === undefined) continue;
+      if (key.type === 'group') {
+        values.set(
+          key.group,
+          r.value === null ? null : { value: decodeGroupValue(r.value), timestamp: r.timestamp },
+        );
+        continue;
+      }
+      let byTopic = offsets.get(key.group);
+      if (!byTopic) {
+        byTopic = new Map();
+        offsets.set(key.group, byTopic);
+      }
+      let byPartition = byTopic.get(key.topic);
+      if (!byPartition) {
+        byPartition = new Map();
+        byTopic.set(key.topic, byPartition);
+      }
+      if (r.value === null) byPartition.delete(key.partition);
+      else byPartition.set(key.partition, decodeOffsetValue(r.value));
+    }
+    const now = Date.now();
+    const ids = new Set([...values.keys(), ...offsets.keys()]);
+    for (const id of ids) {
+      const v = values.get(id) ?? null;
+      const byTopic = offsets.get(id);
+      for (const [t, m] of byTopic ?? []) if (m.size === 0) byTopic!.delete(t);
+      if (v === null && (byTopic === undefined || byTopic.size === 0)) continue;
+      const g = new Group(id, now);
+      if (byTopic) for (const [t, m] of byTopic) g.offsets.set(t, m);
+      if (v !== null) {
+        const gv = v.value;
+        g.protocolType = gv.protocolType === '' && gv.members.length === 0 ? null : gv.protocolType;
+        g.generation = gv.generation;
+        g.protocolName = gv.protocol;
+        g.leader = gv.leader;
+        for (const mv of gv.members) {
+          const m = new Member(
+            mv.memberId,
+            mv.groupInstanceId,
+            mv.clientId,
+            mv.clientHost,
+            mv.rebalanceTimeoutMs,
+            mv.sessionTimeoutMs,
+            gv.protocol === null ? [] : [{ name: gv.protocol, metadata: mv.subscription }],
+          );
+          m.assignment = mv.assignment;
+          g.members.set(m.memberId, m);
+          if (m.groupInstanceId !== null) g.staticMembers.set(m.groupInstanceId, m.memberId);
+        }
+        const stateTs = gv.currentStateTimestamp > 0 ? gv.currentStateTimestamp : v.timestamp;
+        g.transition(g.members.size > 0 ? 'Stable' : 'Empty', stateTs);
+        if (g.leader !== null && !g.members.has(g.leader)) g.leader = g.members.keys().next().value ?? null;
+      }
+      s.groups.set(id, g);
+      for (const m of g.members.values()) this.touch(s, g, m);
+    }
+    if (records > 0)
+      this.options.logger.info(
+        { partition: s.partition, records, groups: s.groups.size },
+        'group log partition loaded',
+      );
+  }
+
+  /** Appends to the shard's partition; resolves (in issue order) once durable. */
+  private write(s: Shard, records: GroupLogRecord[]): Promise<void> {
+    if (s.unloaded) return Promise.reject(new KafkaError(ErrorCode.NOT_COORDINATOR, 'partition moved'));
+    const appended = this.log.append(s.partition, records);
+    const done = s.tail.then(
+      () => appended,
+      () => appended,
+    );
+    s.tail = done.catch(() => {});
+    return done.then(() => {
+      if (s.unloaded) throw new KafkaError(ErrorCode.NOT_COORDINATOR, 'partition moved');
+    });
+  }
+
+  private groupCount(): number {
+    let n = 0;
+    for (const s of this.shards.values()) n += s.groups.size;
+    return n;
+  }
+
+  /** Stops timers; pending joins and syncs get COORDINATOR_NOT_AVAILABLE. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    for (const s of this.shards.values()) {
+      s.unloaded = true;
+      for (const g of s.groups.values()) this.shutGroup(g, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+    this.shards.clear();
+  }
+
+  private shutGroup(g: Group, errorCode: number): void {
+    clearTimeout(g.joinTimer);
+    clearTimeout(g.syncTimer);
+    for (const t of g.pending.values()) clearTimeout(t);
+    for (const m of g.members.values()) {
+      clearTimeout(m.heartbeatTimer);
+      this.answerJoin(m, joinError(errorCode, m.memberId));
+      this.answerSync(m, syncError(errorCode));
+    }
+  }
+
+  // ---- membership ------------------------------------------------------------------------
+
+  async join(p: JoinParams): Promise<JoinResult> {
+    const o = this.options;
+    if (p.groupId === '') return joinError(ErrorCode.INVALID_GROUP_ID, p.memberId);
+    if (p.sessionTimeoutMs < o.minSessionTimeoutMs || p.sessionTimeoutMs > o.maxSessionTimeoutMs)
+      return joinError(ErrorCode.INVALID_SESSION_TIMEOUT, p.memberId);
+    let metaBytes = 0;
+    for (const pr of p.protocols) metaBytes += pr.metadata.length + pr.name.length;
+    if (metaBytes > o.memberMetadataMaxBytes) return joinError(ErrorCode.INVALID_REQUEST, p.memberId);
+    const s = await this.shardFor(p.groupId);
+    let g = s.groups.get(p.groupId);
+    if (!g) {
+      if (p.memberId !== '') return joinError(ErrorCode.UNKNOWN_MEMBER_ID, p.memberId);
+      if (this.groupCount() >= o.maxGroups) return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      g = new Group(p.groupId, Date.now());
+      s.groups.set(p.groupId, g);
+    }
+    if (g.state === 'Dead') return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, p.memberId);
+    if (!g.supportsProtocols(p.protocolType, p.protocols))
+      return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, p.memberId);
+    return p.memberId === '' ? this.joinUnknown(s, g, p) : this.joinKnown(s, g, p);
+  }
+
+  private joinUnknown(s: Shard, g: Group, p: JoinParams): Promise<JoinResult> | JoinResult {
+    const o = this.options;
+    if (p.groupInstanceId !== null) {
+      const newId = `${p.groupInstanceId}-${randomUUID()}`;
+      const old = g.staticMembers.get(p.groupInstanceId);
+      if (old !== undefined && g.members.has(old)) return this.replaceStaticMember(s, g, old, newId, p);
+      if (g.members.size + g.pending.size >= o.maxGroupSize)
+        return joinError(ErrorCode.GROUP_MAX_SIZE_REACHED);
+      return this.addMemberAndRebalance(s, g, newId, p);
+    }
+    if (g.members.size + g.pending.size >= o.maxGroupSize) return joinError(ErrorCode.GROUP_MAX_SIZE_REACHED);
+    const newId = `${p.clientId}-${randomUUID()}`;
+    if (p.requireKnownMemberId) {
+      const t = setTimeout(() => {
+        if (g.pending.delete(newId)) this.tryCompleteJoin(s, g);
+      }, p.sessionTimeoutMs);
+      t.unref();
+      g.pending.set(newId, t);
+      return joinError(ErrorCode.MEMBER_ID_REQUIRED, newId);
+    }
+    return this.addMemberAndRebalance(s, g, newId, p);
+  }
+
+  private joinKnown(s: Shard, g: Group, p: JoinParams): Promise<JoinResult> | JoinResult {
+    const pendingTimer = g.pending.get(p.memberId);
+    if (pendingTimer !== undefined) {
+      clearTimeout(pendingTimer);
+      g.pending.delete(p.memberId);
+      return this.addMemberAndRebalance(s, g, p.memberId, p);
+    }
+    if (p.groupInstanceId !== null) {
+      const cur = g.staticMembers.get(p.groupInstanceId);
+      if (cur !== undefined && cur !== p.memberId) return joinError(ErrorCode.FENCED_INSTANCE_ID, p.memberId);
+    }
+    const m = g.members.get(p.memberId);
+    if (!m) return joinError(ErrorCode.UNKNOWN_MEMBER_ID, p.memberId);
+    if (m.groupInstanceId !== null && m.groupInstanceId !== p.groupInstanceId)
+      return joinError(ErrorCode.FENCED_INSTANCE_ID, p.memberId);
+    switch (g.state) {
+      case 'PreparingRebalance':
+        return this.updateMemberAndRebalance(s, g, m, p);
+      case 'CompletingRebalance':
+        if (m.sameProtocols(p.protocols)) return this.joinResult(g, m);
+        return this.updateMemberAndRebalance(s, g, m, p);
+      case 'Stable':
+        if (m.memberId === g.leader || !m.sameProtocols(p.protocols))
+          return this.updateMemberAndRebalance(s, g, m, p);
+        this.touch(s, g, m);
+        return this.joinResult(g, m);
+      default:
+        return joinError(ErrorCode.UNKNOWN_MEMBER_ID, p.memberId);
+    }
+  }
+
+  private addMemberAndRebalance(s: Shard, g: Group, memberId: string, p: JoinParams): Promise<JoinResult> {
+    const m = new Member(
+      memberId,
+      p.groupInstanceId,
+      p.clientId,
+      p.clientHost,
+      p.rebalanceTimeoutMs,
+      p.sessionTimeoutMs,
+      p.protocols,
+    );
+    if (g.members.size === 0) g.protocolType = p.protocolType;
+    g.members.set(memberId, m);
+    if (p.groupInstanceId !== null) g.staticMembers.set(p.groupInstanceId, memberId);
+    if (g.leader === null || !g.members.has(g.leader)) g.leader = memberId;
+    if (g.initialJoin) g.initialJoin.newMemberAdded = true;
+    const result = new Promise<JoinResult>((resolve) => {
+      m.joinWaiter = resolve;
+    });
+    this.maybePrepareRebalance(s, g);
+    this.tryCompleteJoin(s, g);
+    return result;
+  }
+
+  private updateMemberAndRebalance(s: Shard, g: Group, m: Member, p: JoinParams): Promise<JoinResult> {
+    m.protocols = p.protocols;
+    m.sessionTimeoutMs = p.sessionTimeoutMs;
+    m.rebalanceTimeoutMs = p.rebalanceTimeoutMs;
+    m.clientId = p.clientId;
+    m.clientHost = p.clientHost;
+    this.answerJoin(m, joinError(ErrorCode.REBALANCE_IN_PROGRESS, m.memberId));
+    const result = new Promise<JoinResult>((resolve) => {
+      m.joinWaiter = resolve;
+    });
+    this.maybePrepareRebalance(s, g);
+    this.tryCompleteJoin(s, g);
+    return result;
+  }
+
+  /** A known static instance joins with a new member id: the old id is fenced. */
+  private async replaceStaticMember(
+    s: Shard,
+    g: Group,
+    oldId: string,
+    newId: string,
+    p: JoinParams,
+  ): Promise<JoinResult> {
+    const old = g.members.get(oldId)!;
+    clearTimeout(old.heartbeatTimer);
+    this.answerJoin(old, joinError(ErrorCode.FENCED_INSTANCE_ID, oldId));
+    this.answerSync(old, syncError(ErrorCode.FENCED_INSTANCE_ID));
+    const m = new Member(
+      newId,
+      p.groupInstanceId,
+      p.clientId,
+      p.clientHost,
+      p.rebalanceTimeoutMs,
+      p.sessionTimeoutMs,
+      p.protocols,
+    );
+    m.assignment = old.assignment;
+    // Same position in the member order (the leader's view stays stable).
+    const entries = [...g.members.entries()].map(([id, x]): [string, Member] =>
+      id === oldId ? [newId, m] : [id, x],
+    );
+    g.members.clear();
+    for (const [id, x] of entries) g.members.set(id, x);
+    g.staticMembers.set(p.groupInstanceId!, newId);
+    const leaderBefore = g.leader;
+    if (g.leader === oldId) g.leader = newId;
+    if (g.pendingSync.delete(oldId)) g.pendingSync.add(newId);
+    switch (g.state) {
+      case 'Stable': {
+        const selectedStays = g.protocolName !== null && g.selectProtocol() === g.protocolName;
+        if (!selectedStays) {
+          const result = new Promise<JoinResult>((resolve) => {
+            m.joinWaiter = resolve;
+          });
+          this.prepareRebalance(s, g);
+          return result;
+        }
+        this.touch(s, g, m);
+        const gen = g.generation;
+        try {
+          await this.write(s, [this.groupRecord(g)]);
+        } catch (err) {
+          return joinError(storeErrorCode(err, false), newId);
+        }
+        if (g.generation !== gen || g.members.get(newId) !== m)
+          return joinError(ErrorCode.REBALANCE_IN_PROGRESS, newId);
+        // The old leader id is returned so that the member does not assign as a leader of a stable group.
+        return { ...this.joinResult(g, m), leader: leaderBefore ?? '', members: [] };
+      }
+      case 'CompletingRebalance': {
+        const result = new Promise<JoinResult>((resolve) => {
+          m.joinWaiter = resolve;
+        });
+        this.prepareRebalance(s, g);
+        return result;
+      }
+      default: {
+        const result = new Promise<JoinResult>((resolve) => {
+          m.joinWaiter = resolve;
+        });
+        this.tryCompleteJoin(s, g);
+        return result;
+      }
+    }
+  }
+
+  private joinResult(g: Group, m: Member): JoinResult {
+    const isLeader = g.leader === m.memberId;
+    return {
+      errorCode: ErrorCode.NONE,
+      generationId: g.generation,
+      protocolType: g.protocolType,
+      protocolName: g.protocolName,
+      leader: g.leader ?? '',
+      skipAssignment: false,
+      memberId: m.memberId,
+      members: isLeader
+        ? [...g.members.values()].map((x) => ({
+            memberId: x.memberId,
+            groupInstanceId: x.groupInstanceId,
+            metadata: x.metadataFor(g.protocolName),
+          }))
+        : [],
+    };
+  }
+
+  private answerJoin(m: Member, r: JoinResult): void {
+    const w = m.joinWaiter;
+    m.joinWaiter = undefined;
+    w?.(r);
+  }
+
+  private answerSync(m: Member, r: SyncResult): void {
+    const w = m.syncWaiter;
+    m.syncWaiter = undefined;
+    w?.(r);
+  }
+
+  private maxRebalanceTimeout(g: Group): number {
+    let t = 0;
+    for (const m of g.members.values()) t = Math.max(t, m.rebalanceTimeoutMs);
+    return t;
+  }
+
+  private maybePrepareRebalance(s: Shard, g: Group): void {
+    if (g.state === 'Stable' || g.state === 'CompletingRebalance' || g.state === 'Empty')
+      this.prepareRebalance(s, g);
+  }
+
+  private prepareRebalance(s: Shard, g: Group): void {
+    if (g.state === 'CompletingRebalance') {
+      for (const m of g.members.values()) {
+        m.assignment = EMPTY;
+        this.answerSync(m, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+      }
+    }
+    clearTimeout(g.syncTimer);
+    g.syncTimer = undefined;
+    g.pendingSync.clear();
+    clearTimeout(g.joinTimer);
+    const initial = g.state === 'Empty';
+    g.transition('PreparingRebalance', Date.now());
+    const delay = this.options.initialRebalanceDelayMs;
+    const rebalanceMs = this.maxRebalanceTimeout(g);
+    if (initial && delay > 0) {
+      g.initialJoin = { newMemberAdded: false, remainingMs: Math.max(rebalanceMs - delay, 0) };
+      g.joinTimer = setTimeout(() => this.onInitialDelay(s, g, delay), delay);
+    } else {
+      g.initialJoin = undefined;
+      g.joinTimer = setTimeout(() => this.completeJoin(s, g), rebalanceMs);
+    }
+    g.joinTimer.unref();
+  }
+
+  private onInitialDelay(s: Shard, g: Group, delay: number): void {
+    const ij = g.initialJoin;
+    if (!ij || g.state !== 'PreparingRebalance') return;
+    if (ij.newMemberAdded && ij.remainingMs > 0) {
+      const d = Math.min(delay, ij.remainingMs);
+      ij.remainingMs -= d;
+      ij.newMemberAdded = false;
+      g.joinTimer = setTimeout(() => this.onInitialDelay(s, g, delay), d);
+      g.joinTimer.unref();
+      return;
+    }
+    this.completeJoin(s, g);
+  }
+
+  private tryCompleteJoin(s: Shard, g: Group): void {
+    if (g.state === 'PreparingRebalance' && g.initialJoin === undefined && g.allMembersJoined())
+      this.completeJoin(s, g);
+  }
+
+  private completeJoin(s: Shard, g: Group): void {
+    if (g.state !== 'PreparingRebalance') return;
+    clearTimeout(g.joinTimer);
+    g.joinTimer = undefined;
+    g.initialJoin = undefined;
+    for (const m of [...g.members.values()])
+      if (m.joinWaiter === undefined && m.groupInstanceId === null) this.removeMember(g, m);
+    const now = Date.now();
+    g.generation++;
+    if (g.members.size === 0) {
+      g.protocolName = null;
+      g.leader = null;
+      g.transition('Empty', now);
+      this.write(s, [this.groupRecord(g)]).catch((err: unknown) =>
+        this.options.logger.warn({ group: g.groupId, err: String(err) }, 'storing the empty group failed'),
+      );
+      return;
+    }
+    if (g.leader === null || g.members.get(g.leader)?.joinWaiter === undefined) {
+      const joined = [...g.members.values()].find((m) => m.joinWaiter !== undefined);
+      g.leader = (joined ?? g.members.values().next().value!).memberId;
+    }
+    g.protocolName = g.selectProtocol();
+    g.transition('CompletingRebalance', now);
+    for (const m of g.members.values()) {
+      if (m.joinWaiter === undefined) continue;
+      this.answerJoin(m, this.joinResult(g, m));
+      g.pendingSync.add(m.memberId);
+      this.touch(s, g, m);
+    }
+    const gen = g.generation;
+    g.syncTimer = setTimeout(() => this.onSyncTimeout(s, g, gen), this.maxRebalanceTimeout(g));
+    g.syncTimer.unref();
+  }
+
+  private onSyncTimeout(s: Shard, g: Group, gen: number): void {
+    g.syncTimer = undefined;
+    if (g.generation !== gen || g.pendingSync.size === 0) return;
+    if (g.state !== 'CompletingRebalance' && g.state !== 'Stable') return;
+    for (const id of [...g.pendingSync]) {
+      const m = g.members.get(id);
+      if (m) this.removeMember(g, m);
+    }
+    g.pendingSync.clear();
+    this.prepareRebalance(s, g);
+  }
+
+  private removeMember(g: Group, m: Member): void {
+    clearTimeout(m.heartbeatTimer);
+    this.answerJoin(m, joinError(ErrorCode.UNKNOWN_MEMBER_ID, m.memberId));
+    this.answerSync(m, syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+    g.members.delete(m.memberId);
+    if (m.groupInstanceId !== null && g.staticMembers.get(m.groupInstanceId) === m.memberId)
+      g.staticMembers.delete(m.groupInstanceId);
+    g.pendingSync.delete(m.memberId);
+    if (g.leader === m.memberId) g.leader = g.members.keys().next().value ?? null;
+  }
+
+  private removeMemberAndUpdate(s: Shard, g: Group, m: Member): void {
+    this.removeMember(g, m);
+    if (g.state === 'Stable' || g.state === 'CompletingRebalance') this.prepareRebalance(s, g);
+    else if (g.state === 'PreparingRebalance') this.tryCompleteJoin(s, g);
+  }
+
+  /** Heartbeat received (or implied): the member's session restarts. */
+  private touch(s: Shard, g: Group, m: Member): void {
+    clearTimeout(m.heartbeatTimer);
+    m.heartbeatTimer = setTimeout(() => {
+      if (g.members.get(m.memberId) !== m || s.unloaded) return;
+      if (m.joinWaiter !== undefined || m.syncWaiter !== undefined) {
+        this.touch(s, g, m);
+        return;
+      }
+      this.options.logger.info({ group: g.groupId, member: m.memberId }, 'group member session expired');
+      this.removeMemberAndUpdate(s, g, m);
+    }, m.sessionTimeoutMs);
+    m.heartbeatTimer.unref();
+  }
+
+  /** The group metadata record of the current generation (assignments as given or current). */
+  private groupRecord(g: Group, assignments?: Map<string, Buffer>): GroupLogRecord {
+    const value: GroupValue = {
+      protocolType: g.protocolType ?? '',
+      generation: g.generation,
+      protocol: g.protocolName,
+      leader: g.members.size > 0 ? g.leader : null,
+      currentStateTimestamp: g.stateTimestamp,
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        subscription: m.metadataFor(g.protocolName),
+        assignment: assignments ? (assignments.get(m.memberId) ?? EMPTY) : m.assignment,
+      })),
+    };
+    return { key: encodeGroupKey(g.groupId), value: encodeGroupValue(value) };
+  }
+
+  async sync(p: SyncParams): Promise<SyncResult> {
+    const s = await this.shardFor(p.groupId);
+    const g = s.groups.get(p.groupId);
+    if (!g) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    const fenced = this.fencedError(g, p.memberId, p.groupInstanceId);
+    if (fenced !== ErrorCode.NONE) return syncError(fenced);
+    const m = g.members.get(p.memberId);
+    if (!m) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (p.generationId !== g.generation) return syncError(ErrorCode.ILLEGAL_GENERATION);
+    if (
+      (p.protocolType !== null && p.protocolType !== g.protocolType) ||
+      (p.protocolName !== null && p.protocolName !== g.protocolName)
+    )
+      return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    const ok = (assignment: Buffer): SyncResult => ({
+      errorCode: ErrorCode.NONE,
+      protocolType: g.protocolType,
+      protocolName: g.protocolName,
+      assignment,
+    });
+    switch (g.state) {
+      case 'PreparingRebalance':
+        return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+      case 'Stable':
+        g.pendingSync.delete(m.memberId);
+        this.touch(s, g, m);
+        return ok(m.assignment);
+      case 'CompletingRebalance': {
+        g.pendingSync.delete(m.memberId);
+        this.touch(s, g, m);
+        this.answerSync(m, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+        const result = new Promise<SyncResult>((resolve) => {
+          m.syncWaiter = resolve;
+        });
+        if (m.memberId === g.leader) {
+          const assignments = new Map<string, Buffer>();
+          for (const a of p.assignments) {
+            if (!g.members.has(a.memberId)) continue;
+            if (a.assignment.length > this.options.memberMetadataMaxBytes) {
+              this.answerSync(m, syncError(ErrorCode.INVALID_REQUEST));
+              return result;
+            }
+            assignments.set(a.memberId, a.assignment);
+          }
+          const gen = g.generation;
+          this.write(s, [this.groupRecord(g, assignments)]).then(
+            () => {
+              if (g.generation !== gen || g.state !== 'CompletingRebalance') return;
+              for (const x of g.members.values()) x.assignment = assignments.get(x.memberId) ?? EMPTY;
+              g.transition('Stable', Date.now());
+              for (const x of g.members.values()) this.answerSync(x, ok(x.assignment));
+            },
+            (err: unknown) => {
+              if (g.generation !== gen || g.state !== 'CompletingRebalance') return;
+              const code = storeErrorCode(err, false);
+              for (const x of g.members.values()) this.answerSync(x, syncError(code));
+              this.prepareRebalance(s, g);
+            },
+          );
+        }
+        return result;
+      }
+      default:
+        return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    }
+  }
+
+  /** FENCED_INSTANCE_ID when a static instance id belongs to another member id. */
+  private fencedError(g: Group, memberId: string, groupInstanceId: string | null): number {
+    if (groupInstanceId === null) return ErrorCode.NONE;
+    const cur = g.staticMembers.get(groupInstanceId);
+    if (cur === undefined) return ErrorCode.NONE;
+    return cur === memberId ? ErrorCode.NONE : ErrorCode.FENCED_INSTANCE_ID;
+  }
+
+  async heartbeat(
+    groupId: string,
+    generationId: number,
+    memberId: string,
+    groupInstanceId: string | null,
+  ): Promise<number> {
+    const s = await this.shardFor(groupId);
+    const g = s.groups.get(groupId);
+    if (!g) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const fenced = this.fencedError(g, memberId, groupInstanceId);
+    if (fenced !== ErrorCode.NONE) return fenced;
+    const m = g.members.get(memberId);
+    if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (generationId !== g.generation) return ErrorCode.ILLEGAL_GENERATION;
+    this.touch(s, g, m);
+    return g.state === 'PreparingRebalance' ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
+  }
+
+  /** Removes members; per member error codes in order. */
+  async leave(groupId: string, members: MemberRef[]): Promise<number[]> {
+    const s = await this.shardFor(groupId);
+    const g = s.groups.get(groupId);
+    if (!g) return members.map(() => ErrorCode.UNKNOWN_MEMBER_ID);
+    return members.map((ref) => {
+      let id = ref.memberId;
+      if (ref.groupInstanceId !== null) {
+        const cur = g.staticMembers.get(ref.groupInstanceId);
+        if (cur === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+        if (id !== '' && id !== cur) return ErrorCode.FENCED_INSTANCE_ID;
+        id = cur;
+      }
+      const t = g.pending.get(id);
+      if (t !== undefined) {
+        clearTimeout(t);
+        g.pending.delete(id);
+        this.tryCompleteJoin(s, g);
+        return ErrorCode.NONE;
+      }
+      const m = g.members.get(id);
+      if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
+      this.removeMemberAndUpdate(s, g, m);
+      return ErrorCode.NONE;
+    });
+  }
+
+  // ---- offsets ---------------------------------------------------------------------------
+
+  /** Validates the committer, writes the offsets durably; one error code for all partitions. */
+  async commit(p: CommitParams): Promise<number> {
+    const s = await this.shardFor(p.groupId);
+    let g = s.groups.get(p.groupId);
+    if (!g) {
+      if (p.generationId >= 0) return ErrorCode.ILLEGAL_GENERATION;
+      if (this.groupCount() >= this.options.maxGroups) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      g = new Group(p.groupId, Date.now());
+      s.groups.set(p.groupId, g);
+    } else if (g.state === 'Dead') {
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    } else if (!(p.generationId < 0 && g.state === 'Empty')) {
+      const fenced = this.fencedError(g, p.memberId, p.groupInstanceId);
+      if (fenced !== ErrorCode.NONE) return fenced;
+      const m = g.members.get(p.memberId);
+      if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
+      if (p.generationId !== g.generation) return ErrorCode.ILLEGAL_GENERATION;
+      if (g.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
+      this.touch(s, g, m);
+    }
+    if (p.offsets.length === 0) return ErrorCode.NONE;
+    const now = Date.now();
+    const expire = p.retentionTimeMs >= 0 ? now + p.retentionTimeMs : -1;
+    const values = p.offsets.map(
+      (o): OffsetValue => ({
+        offset: o.offset,
+        leaderEpoch: o.leaderEpoch,
+        metadata: o.metadata,
+        commitTimestamp: now,
+        expireTimestamp: expire,
+      }),
+    );
+    const records = p.offsets.map((o, i) => ({
+      key: encodeOffsetKey(p.groupId, o.topic, o.partition),
+      value: encodeOffsetValue(values[i]!),
+    }));
+    try {
+      await this.write(s, records);
+    } catch (err) {
+      return storeErrorCode(err, true);
+    }
+    const group = s.groups.get(p.groupId) ?? g;
+    if (group !== g || g.state === 'Dead') return ErrorCode.NONE;
+    p.offsets.forEach((o, i) => {
+      let byPartition = g.offsets.get(o.topic);
+      if (!byPartition) {
+        byPartition = new Map();
+        g.offsets.set(o.topic, byPartition);
+      }
+      byPartition.set(o.partition, values[i]!);
+    });
+    return ErrorCode.NONE;
+  }
+
+  /** Committed offsets (-1 where none); `topics` null: every committed offset of the group. */
+  async fetchOffsets(
+    groupId: string,
+    topics: { name: string; partitions: number[] }[] | null,
+  ): Promise<{ name: string; partitions: FetchedOffset[] }[]> {
+    const s = await this.shardFor(groupId);
+    const g = s.groups.get(groupId);
+    const found = (topic: string, partition: number): FetchedOffset => {
+      const v = g?.offsets.get(topic)?.get(partition);
+      return v
+        ? { topic, partition, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata }
+        : { topic, partition, offset: -1n, leaderEpoch: -1, metadata: '' };
+    };
+    if (topics !== null)
+      return topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => found(t.name, p)) }));
+    const out: { name: string; partitions: FetchedOffset[] }[] = [];
+    for (const [name, byPartition] of g?.offsets ?? []) {
+      if (byPartition.size === 0) continue;
+      out.push({
+        name,
+        partitions: [...byPartition.keys()].sort((a, b) => a - b).map((p) => found(name, p)),
+      });
+    }
+    return out;
+  }
+
+  /** OffsetDelete: top-level error and per (topic, partition) errors. */
+  async deleteOffsets(
+    groupId: string,
+    topics: { name: string; partitions: number[] }[],
+  ): Promise<{
+    errorCode: number;
+    topics: { name: string; partitions: { partition: number; errorCode: number }[] }[];
+  }> {
+    const s = await this.shardFor(groupId);
+    const g = s.groups.get(groupId);
+    if (!g || g.state === 'Dead') return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] };
+    const empty = g.state === 'Empty';
+    if (!empty && g.protocolType !== 'consumer') return { errorCode: ErrorCode.NON_EMPTY_GROUP, topics: [] };
+    const subscribed = empty ? new Set<string>() : (g.subscribedTopics() ?? new Set<string>());
+    const records: GroupLogRecord[] = [];
+    const result = topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((partition) => {
+        if (subscribed.has(t.name)) return { partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC };
+        if (g.offsets.get(t.name)?.has(partition))
+          records.push({ key: encodeOffsetKey(groupId, t.name, partition), value: null });
+        return { partition, errorCode: ErrorCode.NONE };
+      }),
+    }));
+    if (records.length > 0) {
+      try {
+        await this.write(s, records);
+      } catch (err) {
+        return { errorCode: storeErrorCode(err, false), topics: [] };
+      }
+      for (const r of records) {
+        const k = decodeKey(r.key);
+        if (k?.type === 'offset') g.offsets.get(k.topic)?.delete(k.partition);
+      }
+    }
+    return { errorCode: ErrorCode.NONE, topics: result };
+  }
+
+  // ---- admin -----------------------------------------------------------------------------
+
+  async describe(groupId: string): Promise<GroupDescription> {
+    const s = await this.shardFor(groupId);
+    const g = s.groups.get(groupId);
+    if (!g) return { groupId, state: 'Dead', protocolType: '', protocolData: '', members: [] };
+    const stable = g.state === 'Stable';
+    return {
+      groupId,
+      state: g.state,
+      protocolType: g.protocolType ?? '',
+      protocolData: stable ? (g.protocolName ?? '') : '',
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        metadata: stable ? m.metadataFor(g.protocolName) : EMPTY,
+        assignment: stable ? m.assignment : EMPTY,
+      })),
+    };
+  }
+
+  /** Loads every partition (when the log exists) and lists the groups. */
+  async list(): Promise<{ groupId: string; protocolType: string; state: GroupState }[]> {
+    if (this.options.logExists()) {
+      const all: Promise<unknown>[] = [];
+      for (let p = 0; p < this.log.partitions; p++) all.push(this.loadPartition(p));
+      await Promise.all(all);
+    }
+    const out: { groupId: string; protocolType: string; state: GroupState }[] = [];
+    for (const s of this.shards.values())
+      for (const g of s.groups.values())
+        if (g.state !== 'Dead')
+          out.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state });
+    return out;
+  }
+
+  /** DeleteGroups of one group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or NONE once the tombstones are durable. */
+  async deleteGroup(groupId: string): Promise<number> {
+    const s = await this.shardFor(groupId);
+    const g = s.groups.get(groupId);
+    if (!g || g.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (g.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
+    return this.removeGroup(s, g);
+  }
+
+  private async removeGroup(s: Shard, g: Group): Promise<number> {
+    const records: GroupLogRecord[] = [];
+    for (const [topic, byPartition] of g.offsets)
+      for (const p of byPartition.keys())
+        records.push({ key: encodeOffsetKey(g.groupId, topic, p), value: null });
+    records.push({ key: encodeGroupKey(g.groupId), value: null });
+    g.transition('Dead', Date.now());
+    s.groups.delete(g.groupId);
+    this.shutGroup(g, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    try {
+      await this.write(s, records);
+    } catch (err) {
+      // Not durable: the group stays (as it will after a restart).
+      if (!s.groups.has(g.groupId)) {
+        g.transition('Empty', Date.now());
+        s.groups.set(g.groupId, g);
+      }
+      return storeErrorCode(err, false);
+    }
+    return ErrorCode.NONE;
+  }
+
+  /**
+   * Offset retention: offsets of a group that has been empty for offsetsRetentionMs (counted
+   * from the commit for offset-only groups), and offsets past an explicit expiry, are removed
+   * (tombstones); an empty group with no offsets left is removed.
+   */
+  async expireOffsets(now: number): Promise<number> {
+    let expired = 0;
+    for (const s of [...this.shards.values()]) {
+      if (s.loaded === undefined) continue;
+      await s.loaded.catch(() => {});
+      for (const g of [...s.groups.values()]) {
+        if (g.state === 'Dead') continue;
+        const empty = g.state === 'Empty';
+        const records: GroupLogRecord[] = [];
+        const gone: [string, number][] = [];
+        for (const [topic, byPartition] of g.offsets) {
+          for (const [p, v] of byPartition) {
+            const base =
+              g.protocolType === null ? v.commitTimestamp : Math.max(g.stateTimestamp, v.commitTimestamp);
+            const dead =
+              (v.expireTimestamp >= 0 && now >= v.expireTimestamp) ||
+              (v.expireTimestamp < 0 && empty && now - base >= this.options.offsetsRetentionMs);
+            if (dead) {
+              records.push({ key: encodeOffsetKey(g.groupId, topic, p), value: null });
+              gone.push([topic, p]);
+            }
+          }
+        }
+        if (records.length > 0) {
+          try {
+            await this.write(s, records);
+          } catch {
+            continue;
+          }
+          for (const [t, p] of gone) {
+            g.offsets.get(t)?.delete(p);
+            if (g.offsets.get(t)?.size === 0) g.offsets.delete(t);
+          }
+          expired += records.length;
+        }
+        if (g.state === 'Empty' && g.offsetCount() === 0 && g.members.size === 0 && g.pending.size === 0)
+          await this.removeGroup(s, g);
+      }
+    }
+    return expired;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The broker's group coordinator: one per broker, on the `__consumer_offsets` log, with its
+ * options from the broker's options (Kafka's names in the comments).
+ */
+import type { Broker } from '../broker.ts';
+import { GROUP_DEFAULTS, GroupCoordinator } from './coordinator.ts';
+import { OFFSETS_TOPIC, TopicGroupLog } from './log.ts';
+
+/** Broker options of the group coordinator (BrokerOptions extends this). */
+export interface GroupBrokerOptions {
+  /** group.initial.rebalance.delay.ms (default 3000). */
+  groupInitialRebalanceDelayMs?: number;
+  /** group.min.session.timeout.ms (default 6000). */
+  groupMinSessionTimeoutMs?: number;
+  /** group.max.session.timeout.ms (default 1800000). */
+  groupMaxSessionTimeoutMs?: number;
+  /** group.max.size (default 1000). */
+  groupMaxSize?: number;
+  /** Groups per broker (default 100000). */
+  groupsMax?: number;
+  /** offsets.retention.minutes (default 10080 = 7 days). */
+  offsetsRetentionMinutes?: number;
+  /** offsets.retention.check.interval.ms (default 600000). */
+  offsetsRetentionCheckIntervalMs?: number;
+  /** offset.metadata.max.bytes (default 4096). */
+  offsetMetadataMaxBytes?: number;
+  /** offsets.topic.num.partitions (default 50; fixed once the topic exists). */
+  offsetsTopicPartitions?: number;
+}
+
+export const GROUP_BROKER_DEFAULTS = {
+  groupInitialRebalanceDelayMs: GROUP_DEFAULTS.initialRebalanceDelayMs,
+  groupMinSessionTimeoutMs: GROUP_DEFAULTS.minSessionTimeoutMs,
+  groupMaxSessionTimeoutMs: GROUP_DEFAULTS.maxSessionTimeoutMs,
+  groupMaxSize: GROUP_DEFAULTS.maxGroupSize,
+  groupsMax: GROUP_DEFAULTS.maxGroups,
+  offsetsRetentionMinutes: GROUP_DEFAULTS.offsetsRetentionMs / 60_000,
+  offsetsRetentionCheckIntervalMs: GROUP_DEFAULTS.offsetsRetentionCheckIntervalMs,
+  offsetMetadataMaxBytes: GROUP_DEFAULTS.offsetMetadataMaxBytes,
+  offsetsTopicPartitions: 50,
+} as const;
+
+const coordinators = new WeakMap<Broker, GroupCoordinator>();
+
+/** The broker's coordinator (created on first use). */
+export function groupCoordinator(b: Broker): GroupCoordinator {
+  let c = coordinators.get(b);
+  if (!c) {
+    const o = b.options as GroupBrokerOptions;
+    const existing = b.topics.get(OFFSETS_TOPIC)?.partitions.length;
+    const log = new TopicGroupLog(
+      b,
+      existing ?? o.offsetsTopicPartitions ?? GROUP_BROKER_DEFAULTS.offsetsTopicPartitions,
+    );
+    c = new GroupCoordinator(log, {
+      initialRebalanceDelayMs: o.groupInitialRebalanceDelayMs,
+      minSessionTimeoutMs: o.groupMinSessionTimeoutMs,
+      maxSessionTimeoutMs: o.groupMaxSessionTimeoutMs,
+      maxGroupSize: o.groupMaxSize,
+      maxGroups: o.groupsMax,
+      offsetMetadataMaxBytes: o.offsetMetadataMaxBytes,
+      ...(o.offsetsRetentionMinutes === undefined
+        ? {}
+        : { offsetsRetentionMs: o.offsetsRetentionMinutes * 60_000 }),
+      offsetsRetentionCheckIntervalMs: o.offsetsRetentionCheckIntervalMs,
+      logExists: () => b.topics.get(OFFSETS_TOPIC) !== undefined,
+      logger: b.logger,
+    });
+    coordinators.set(b, c);
+  }
+  return c;
+}
+
+/** Stops the broker's coordinator (timers, waiting requests); called by Broker.close/kill. */
+export function closeGroupCoordinator(b: Broker): void {
+  coordinators.get(b)?.close();
+  coordinators.delete(b);
+}
+
+export { GroupCoordinator } from './coordinator.ts';
