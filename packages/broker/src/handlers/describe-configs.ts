@@ -21,7 +21,7 @@ export function describeTopicConfigs(
 ): Described[] {
   const out: Described[] = [];
   for (const [name, def] of TOPIC_CONFIGS) {
-    if (keys !== null && !keys.includes(name)) continue;
+    if (keys !== null && keys.length > 0 && !keys.includes(name)) continue;
     const override = overrides[name];
     out.push({
       name,
@@ -106,7 +106,12 @@ export function describeConfigsHandler(
             };
           }
           const configs: Described[] = brokerConfigs(b)
-            .filter(([name]) => r.configurationKeys === null || r.configurationKeys.includes(name))
+            .filter(
+              ([name]) =>
+                r.configurationKeys === null ||
+                r.configurationKeys.length === 0 ||
+                r.configurationKeys.includes(name),
+            )
             .map(([name, value, configType]) => ({
               name,
               value,
