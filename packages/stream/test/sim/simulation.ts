@@ -854,7 +854,8 @@ class Simulation {
     for (let i = 1; i < list.length; i++) {
       if (list[i]!.startOffset !== list[i - 1]!.endOffset) {
         throw new Error(
-          `${what}: range [${list[i]!.startOffset}, ${list[i]!.endOffset}) does not follow [${list[i - 1]!.startOffset}, ${list[i - 1]!.endOffset})`,
+          `${what}: range [${list[i]!.startOffset}, ${list[i]!.endOffset}) does not follow [${list[i - 1]!.startOffset}, ${list[i - 1]!.endOffset})` +
+            ` (store's ranges: ${this.internalRanges(m.id)})`,
         );
       }
     }
@@ -872,6 +873,17 @@ class Simulation {
           );
         }
       }
+    }
+  }
+
+  /** The store's in-memory committed ranges of a stream with their object ids (debug aid). */
+  private internalRanges(id: number): string {
+    try {
+      const ranges = (this.inc.store as unknown as { ranges?: { list(id: number): unknown[] } }).ranges;
+      const list = (ranges?.list(id) ?? []) as { objectId: number; startOffset: number; endOffset: number }[];
+      return list.map((r) => `#${r.objectId} [${r.startOffset}, ${r.endOffset})`).join(', ');
+    } catch {
+      return '?';
     }
   }
 
