@@ -612,6 +612,8 @@ export class GroupCoordinator {
       g.joinTimer = setTimeout(() => this.completeJoin(s, g), rebalanceMs);
     }
     g.joinTimer.unref();
+    // Nobody left to wait for (the last member left or expired): complete at once.
+    this.tryCompleteJoin(s, g);
   }
 
   private onInitialDelay(s: Shard, g: Group, delay: number): void {
