@@ -276,6 +276,7 @@ async function crashRounds(o: CrashOptions): Promise<void> {
   let broker: BrokerProcess | undefined;
   let startupMs = 1_000;
   let startupKills = 0;
+  let shutdownKills = 0;
   const firstAckMs: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -311,6 +312,12 @@ async function crashRounds(o: CrashOptions): Promise<void> {
       const killAfter = KILL_AFTER_MS[0] + Math.floor(rand() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]));
       await sleep(killAfter);
       if (o.onBeforeKill) await o.onBeforeKill();
+      // Sometimes the kill cuts a graceful shutdown (SIGTERM: finishing requests, uploading).
+      if (rand() < 0.3) {
+        broker.kill('SIGTERM');
+        await sleep(Math.floor(rand() * 300));
+        shutdownKills++;
+      }
       await broker.crash();
       stop.stopped = true;
       await Promise.all(loops);
@@ -332,7 +339,7 @@ async function crashRounds(o: CrashOptions): Promise<void> {
     broker = await BrokerProcess.start(port, dataDir, [...WAL_ARGS, ...extraArgs]);
     const counts = await verify(port, ledger);
     console.log(
-      `sigkill seed=${SEED} rounds=${ROUNDS} (${startupKills} kills during startup) ${o.label}: ` +
+      `sigkill seed=${SEED} rounds=${ROUNDS} (${startupKills} kills during startup, ${shutdownKills} during shutdown) ${o.label}: ` +
         `first ack after ready in ${firstAckMs.join('/')} ms; ` +
         `${counts.acked} acknowledged records all present once; ${counts.unacked} unacknowledged ` +
         `(${counts.unackedFound} of them present); ${counts.total} records in the log`,
