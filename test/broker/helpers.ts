@@ -3,7 +3,7 @@
  * codecs, no retries, so "acknowledged" means exactly one response), the broker CLI as a child
  * process, free ports, a seeded PRNG. Everything binds or connects to 127.0.0.1 only.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
@@ -486,4 +486,49 @@ export class BrokerProcess {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * Reads a partition from the beginning to its end with kcat (librdkafka, group-less):
+ * "offset value" per record. kcat must be installed (scripts/install-tools.sh).
+ */
+export function kcatRead(
+  port: number,
+  topic: string,
+  partition: number,
+): Promise<{ offset: bigint; value: string }[]> {
+  return new Promise((resolveRead, reject) => {
+    execFile(
+      'kcat',
+      [
+        '-C',
+        '-b',
+        `${HOST}:${port}`,
+        '-t',
+        topic,
+        '-p',
+        String(partition),
+        '-o',
+        'beginning',
+        '-e',
+        '-q',
+        '-f',
+        '%o %s\n',
+      ],
+      { timeout: 120_000, maxBuffer: 1024 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`kcat failed: ${err.message}\n${stderr}`));
+          return;
+        }
+        const out: { offset: bigint; value: string }[] = [];
+        for (const line of stdout.split('\n')) {
+          if (line === '') continue;
+          const sp = line.indexOf(' ');
+          out.push({ offset: BigInt(line.slice(0, sp)), value: line.slice(sp + 1) });
+        }
+        resolveRead(out);
+      },
+    );
+  });
 }

@@ -25,6 +25,7 @@ import {
   BrokerProcess,
   createTopic,
   freePort,
+  kcatRead,
   prng,
   produceRaw,
   RawClient,
@@ -345,6 +346,13 @@ async function crashRounds(o: CrashOptions): Promise<void> {
         `(${counts.unackedFound} of them present); ${counts.total} records in the log`,
     );
     expect(counts.acked).toBeGreaterThan(0);
+    // A real consumer (kcat, librdkafka) reads partition 0 the same way.
+    const c0 = await RawClient.connect(port);
+    const ours = await readPartition(c0, TOPIC, 0);
+    c0.close();
+    const theirs = await kcatRead(port, TOPIC, 0);
+    expect(theirs.length).toBe(ours.length);
+    expect(theirs.every((r, i) => r.offset === ours[i]!.offset && r.value === ours[i]!.value)).toBe(true);
     // The broker still appends after the crashes, and a graceful stop exits 0.
     const c = await RawClient.connect(port);
     const r = await produceRaw(c, TOPIC, 0, buildRecordBatch([{ value: Buffer.from('after-crashes') }]));
