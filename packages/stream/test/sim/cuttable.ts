@@ -208,6 +208,9 @@ export class CuttableMetadata implements MetadataStore {
   }
 }
 
+/** Checks a delete before it reaches the store (the simulation's "may this go?" test). */
+export type DeleteCheck = (key: string) => Promise<void>;
+
 /** An object store whose calls stop at the cut. */
 export class CuttableObjectStore implements ObjectStore {
   readonly description: string;
@@ -215,6 +218,7 @@ export class CuttableObjectStore implements ObjectStore {
   constructor(
     private readonly inner: ObjectStore,
     private readonly fuse: Fuse,
+    private readonly checkDelete?: DeleteCheck,
   ) {
     this.description = `cuttable(${inner.description})`;
   }
@@ -235,10 +239,16 @@ export class CuttableObjectStore implements ObjectStore {
     return this.fuse.guard('object.list', () => this.inner.list(options));
   }
   delete(key: string): Promise<void> {
-    return this.fuse.guard(`object.delete ${key}`, () => this.inner.delete(key));
+    return this.fuse.guard(`object.delete ${key}`, async () => {
+      await this.checkDelete?.(key);
+      return this.inner.delete(key);
+    });
   }
   deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: ObjectStoreError }[] }> {
-    return this.fuse.guard(`object.deleteMany (${keys.length})`, () => this.inner.deleteMany(keys));
+    return this.fuse.guard(`object.deleteMany (${keys.length})`, async () => {
+      for (const key of keys) await this.checkDelete?.(key);
+      return this.inner.deleteMany(keys);
+    });
   }
   /** Never closes the shared store. */
   close(): Promise<void> {

@@ -459,6 +459,33 @@ class Simulation {
     this.objectMap.delete(best.key);
   }
 
+  /**
+   * Runs before every object delete of any store: the object must not be named by a live
+   * `objects/` record, and if it is marked garbage, its retention window must be over.
+   */
+  private async checkDelete(key: string): Promise<void> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.metadata.range(
+        '',
+        after === undefined ? { limit: 1000 } : { limit: 1000, after },
+      );
+      for (const kv of page.kvs) {
+        if (!kv.key.startsWith('objects/') && !kv.key.startsWith('garbage/')) continue;
+        const rec = JSON.parse(kv.value.toString('utf8')) as { key?: string; at?: number };
+        if (rec.key !== key) continue;
+        if (kv.key.startsWith('objects/')) {
+          this.problem(`object ${key} deleted while ${kv.key} names it (committed data deleted)`);
+        } else if (rec.at !== undefined && rec.at > this.clock.now()) {
+          this.problem(`object ${key} deleted at ${this.clock.now()}, before its garbage time ${rec.at}`);
+        }
+      }
+      if (!page.more || page.kvs.length === 0) break;
+      after = page.kvs[page.kvs.length - 1]!.key;
+    }
+    this.features.add('delete-check');
+  }
+
   /** The metadata/object invariants, and each stream record against the model. */
   private async checkMetadata(why: string): Promise<void> {
     const snap = await snapshot(this.metadata, this.objects);
@@ -1357,7 +1384,7 @@ class Simulation {
     };
     const options: StreamStoreOptions & Record<string, unknown> = {
       wal: new CuttableWal(wal, fuse),
-      objectStore: new CuttableObjectStore(faulty ?? this.objects, fuse),
+      objectStore: new CuttableObjectStore(faulty ?? this.objects, fuse, (key) => this.checkDelete(key)),
       metadata: new CuttableMetadata(metadata, fuse),
       nodeId: this.node.name,
       cacheBytesMax: this.cfg.cacheBytesMax,
