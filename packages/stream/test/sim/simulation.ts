@@ -363,7 +363,12 @@ class Simulation {
       await this.finish();
       this.checkProblems();
     } catch (err) {
-      throw this.failure(err, await this.dumpState());
+      // Problems noted along the way (in callbacks) came first: they lead the message.
+      const first =
+        this.problems.length > 0 && !this.problems.includes(describeError(err).replace(/^Error: /, ''))
+          ? new Error(`${this.problems.join('; ')}; then: ${describeError(err)}`)
+          : err;
+      throw this.failure(first, await this.dumpState());
     } finally {
       await this.teardown();
     }
