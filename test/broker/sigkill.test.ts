@@ -16,18 +16,29 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   ApiKey,
   buildRecordBatch,
+  type DeleteRecordsResponse,
+  type DeleteTopicsResponse,
   ErrorCode,
+  type FetchResponse,
   type InitProducerIdResponse,
+  iterateBatches,
+  type ListOffsetsResponse,
+  type MetadataResponse,
   type RecordInput,
+  readRecords,
 } from '../../packages/protocol/src/index.ts';
 import { type S3TestServer, startS3Server } from '../../packages/stream/test/s3-server.ts';
 import {
   BrokerProcess,
+  ConnectionClosedError,
   createTopic,
+  fetchRequest,
   freePort,
   kcatRead,
+  metadataRequest,
   prng,
   produceRaw,
+  produceValues,
   RawClient,
   readPartition,
   seedFrom,
@@ -554,6 +565,144 @@ async function idempotentResend(iterations: number, extraArgs: string[] = []): P
   }
 }
 
+type TopicState = 'created' | 'deleted' | 'unknown';
+
+/**
+ * Admin operations cut by SIGKILL: CreateTopics / DeleteTopics / DeleteRecords one at a time,
+ * killed at random moments. After the restarts: an acknowledged creation is there with its
+ * partition count, an acknowledged deletion is gone, an acknowledged DeleteRecords holds (log
+ * start offset), and every topic that exists is usable (produce and fetch on each partition).
+ */
+async function adminRounds(rounds: number): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tributary-sigkill-admin-'));
+  const rand = prng(SEED ^ 0x1b873593);
+  const port = await freePort();
+  const topics = new Map<string, { partitions: number; state: TopicState; lowWatermark: bigint }>();
+  let n = 0;
+  let ops = 0;
+  let broker: BrokerProcess | undefined;
+  try {
+    for (let round = 0; round < rounds; round++) {
+      broker = await BrokerProcess.start(port, dataDir, WAL_ARGS);
+      const stop = { stopped: false };
+      const loop = (async () => {
+        const c = await RawClient.connect(port);
+        try {
+          while (!stop.stopped && !c.closed) {
+            const existing = [...topics].filter(([, t]) => t.state === 'created');
+            const r = rand();
+            if (existing.length < 3 || r < 0.5) {
+              const name = `adm-${n++}`;
+              const partitions = 1 + Math.floor(rand() * 3);
+              topics.set(name, { partitions, state: 'unknown', lowWatermark: 0n });
+              await createTopic(c, name, partitions);
+              topics.get(name)!.state = 'created';
+            } else if (r < 0.75) {
+              const [name, t] = existing[Math.floor(rand() * existing.length)]!;
+              t.state = 'unknown';
+              const res = await c.request<DeleteTopicsResponse>(ApiKey.DeleteTopics, 6, {
+                topics: [{ name, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }],
+                topicNames: [],
+                timeoutMs: 10_000,
+              });
+              const code = res.responses[0]?.errorCode;
+              if (code !== ErrorCode.NONE) throw new Error(`DeleteTopics ${name}: ${code}`);
+              t.state = 'deleted';
+            } else {
+              const [name, t] = existing[Math.floor(rand() * existing.length)]!;
+              const base = await produceValues(
+                c,
+                name,
+                0,
+                Array.from({ length: 10 }, (_, i) => `${name}-${i}`),
+              );
+              const to = base + 5n;
+              const res = await c.request<DeleteRecordsResponse>(ApiKey.DeleteRecords, 2, {
+                topics: [{ name, partitions: [{ partitionIndex: 0, offset: to }] }],
+                timeoutMs: 10_000,
+              });
+              const p = res.topics[0]?.partitions[0];
+              if (p?.errorCode !== ErrorCode.NONE) throw new Error(`DeleteRecords ${name}: ${p?.errorCode}`);
+              expect(p.lowWatermark).toBe(to);
+              t.lowWatermark = to;
+            }
+            ops++;
+          }
+        } catch (err) {
+          if (!(err instanceof ConnectionClosedError) && !/timed out/.test(String(err))) throw err;
+        } finally {
+          c.close();
+        }
+      })();
+      await sleep(200 + Math.floor(rand() * 1_500));
+      await broker.crash();
+      stop.stopped = true;
+      await loop;
+    }
+    broker = await BrokerProcess.start(port, dataDir, WAL_ARGS);
+    const c = await RawClient.connect(port);
+    let present = 0;
+    for (const [name, t] of topics) {
+      const md = await c.request<MetadataResponse>(ApiKey.Metadata, 12, metadataRequest([name], false));
+      const mt = md.topics[0]!;
+      if (t.state === 'created') {
+        expect(mt.errorCode, `${name} was created`).toBe(ErrorCode.NONE);
+        expect(mt.partitions.length, `${name} partitions`).toBe(t.partitions);
+      } else if (t.state === 'deleted') {
+        expect(mt.errorCode, `${name} was deleted`).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      }
+      if (mt.errorCode !== ErrorCode.NONE) continue;
+      present++;
+      const lo = await c.request<ListOffsetsResponse>(ApiKey.ListOffsets, 7, {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [
+          {
+            name,
+            partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -2n, maxNumOffsets: 1 }],
+          },
+        ],
+        timeoutMs: 1000,
+      });
+      const earliest = lo.topics[0]?.partitions[0]?.offset ?? -1n;
+      expect(earliest, `${name} log start after DeleteRecords`).toBeGreaterThanOrEqual(t.lowWatermark);
+      for (let p = 0; p < mt.partitions.length; p++) {
+        const base = await produceValues(c, name, p, [`check-${name}-${p}`]);
+        const got = await readPartitionFrom(c, name, p, base);
+        expect(got.map((r) => r.value)).toEqual([`check-${name}-${p}`]);
+      }
+    }
+    c.close();
+    const count = (st: TopicState) => [...topics.values()].filter((t) => t.state === st).length;
+    console.log(
+      `sigkill seed=${SEED} admin: ${ops} operations over ${rounds} kills; ${count('created')} created, ` +
+        `${count('deleted')} deleted, ${count('unknown')} cut by a kill; ${present} present, all usable`,
+    );
+    await broker.stop();
+  } catch (err) {
+    if (broker) (err as Error).message += `\nseed ${SEED}; broker log tail:\n${broker.log.slice(-4000)}`;
+    throw err;
+  } finally {
+    await broker?.crash().catch(() => {});
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Records of a partition from `offset` to the high watermark. */
+async function readPartitionFrom(c: RawClient, topic: string, partition: number, offset: bigint) {
+  const res = await c.request<FetchResponse>(ApiKey.Fetch, 11, fetchRequest(topic, partition, offset));
+  const p = res.responses[0]?.partitions[0];
+  if (p === undefined || p.errorCode !== ErrorCode.NONE)
+    throw new Error(`fetch ${topic}-${partition}: ${p?.errorCode}`);
+  const out: { offset: bigint; value: string | null }[] = [];
+  for (const batch of iterateBatches(p.records ?? Buffer.alloc(0))) {
+    for (const r of readRecords(batch)) {
+      if (r.offset >= offset) out.push({ offset: r.offset, value: r.value?.toString('utf8') ?? null });
+    }
+  }
+  return out;
+}
+
 describe('SIGKILL the broker while producing (acks=all)', () => {
   it(
     `file object store: ${ROUNDS} kill/restart rounds lose no acknowledged record`,
@@ -651,5 +800,13 @@ describe('SIGKILL the broker while producing (acks=all)', () => {
       ]);
     },
     90_000 + ROUNDS * 15_000,
+  );
+
+  it(
+    `admin operations (create, delete, DeleteRecords) cut by ${ROUNDS} kills leave consistent, usable topics`,
+    async () => {
+      await adminRounds(ROUNDS);
+    },
+    60_000 + ROUNDS * 20_000,
   );
 });
