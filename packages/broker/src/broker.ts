@@ -233,9 +233,15 @@ export class Broker {
     let p = byIndex.get(index);
     if (p === undefined) {
       const streamId = rec.partitions[index]!.streamId;
-      p = this.streams.open(streamId, 0).then(async (stream) => {
+      p = this.streams.open(streamId, 0).then((stream) => {
         const partition = new Partition(topic, index, stream, 0);
-        await partition.loadProducerState();
+        // In the background: only idempotent produce requests wait for it (see produce.ts).
+        partition.producerStateReady = partition.loadProducerState().then(
+          () => {},
+          (err: unknown) => {
+            this.logger.warn({ topic, partition: index, err: String(err) }, 'producer state not loaded');
+          },
+        );
         return partition;
       });
       p.catch(() => byIndex.delete(index));

@@ -3,6 +3,7 @@
  * Kafka offset), its high watermark, idempotent producer state and long-poll waiters.
  */
 import {
+  checkRecordFraming,
   ErrorCode,
   iterateBatches,
   iterateRecords,
@@ -49,6 +50,8 @@ export class Partition {
   private hw: number;
   private readonly waiters = new Set<() => void>();
   readonly producers = new ProducerStateTable();
+  /** Resolves once the idempotent producer state is rebuilt (idempotent appends wait for it). */
+  producerStateReady: Promise<void> = Promise.resolve();
   /** Largest timestamp appended since start, with the offset of its batch. */
   private maxTs = { timestamp: -1, offset: -1 };
 
@@ -87,6 +90,8 @@ export class Partition {
           );
         }
         const h = validateBatch(batch, { allowControl: false, strictCount: true });
+        // Records must parse, as Kafka checks (compressed ones are decompressed for it).
+        checkRecordFraming(batch, h);
         if (h.isTransactional) {
           throw new KafkaError(ErrorCode.INVALID_TXN_STATE, 'transactional produce is not supported yet');
         }

@@ -22,8 +22,8 @@ export interface TopicRecord {
 
 const TOPICS_PREFIX = 'kafka/topics/';
 const NEXT_STREAM_ID_KEY = 'kafka/next-stream-id';
-/** Most partitions of one topic (a sanity bound; Kafka has none). */
-export const PARTITIONS_MAX = 100_000;
+/** Most partitions of one topic (its record must fit one metadata value of 1 MiB). */
+export const PARTITIONS_MAX = 50_000;
 
 /** Kafka's legal topic names: 1–249 of [a-zA-Z0-9._-], not "." or "..". */
 export function checkTopicName(name: string): void {

@@ -149,6 +149,8 @@ export class Connection {
 
   private readonly onEnd = (): void => {
     this.peerEnded = true;
+    // Long polls of a client that went away answer now instead of at their timeout.
+    this.abort.abort(new Error('peer ended the connection'));
     if (this.draining) {
       if (this.head === null) this.endSocket();
       return;
@@ -284,6 +286,11 @@ export class Connection {
         header,
         apiVersion,
         signal: this.abort.signal,
+        close: (reason: string) => {
+          if (this.closed) return;
+          this.host.logger.warn(this.logFields(header, new Error(reason)), 'handler closed the connection');
+          this.destroy();
+        },
       };
       try {
         result = handler.handle(req, ctx);

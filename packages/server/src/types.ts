@@ -17,11 +17,18 @@ export interface RequestContext {
   /** Same as header.requestApiVersion. */
   readonly apiVersion: number;
   /**
-   * Aborted when the connection closes or when the server starts closing. A handler that waits
+   * Aborted when the connection closes, when the client ends its side (it can read no more
+   * than the answers already due) or when the server starts closing. A handler that waits
    * (a long-polling Fetch) should then answer promptly with what it has; after a connection
    * closed, whatever it returns is dropped.
    */
   readonly signal: AbortSignal;
+  /**
+   * Closes this request's connection at once (responses not yet written are dropped), with
+   * a reason for the log. Kafka does this when an acks=0 Produce fails, so the producer
+   * notices and refreshes its metadata.
+   */
+  close(reason: string): void;
 }
 
 /** Returned by a handler when no response must be written (Produce acks=0). */

@@ -29,6 +29,11 @@ function partitionResponse(
   };
 }
 
+/** True when the first batch of `records` carries a producer id (an idempotent producer). */
+function hasProducerId(records: Buffer | null): boolean {
+  return records !== null && records.length >= 61 && records.readBigInt64BE(43) >= 0n;
+}
+
 export function produceHandler(b: Broker): ApiHandler<ProduceRequest, ProduceResponse> {
   /** Serialises the offset-assignment phase of requests in arrival order. */
   let gate: Promise<unknown> = Promise.resolve();
@@ -47,7 +52,7 @@ export function produceHandler(b: Broker): ApiHandler<ProduceRequest, ProduceRes
         nodeEndpoints: [],
       };
     },
-    async handle(req) {
+    async handle(req, ctx) {
       const acksOk = req.acks === -1 || req.acks === 0 || req.acks === 1;
       const now = Date.now();
       type Slot = {
@@ -89,7 +94,17 @@ export function produceHandler(b: Broker): ApiHandler<ProduceRequest, ProduceRes
       const opened = Promise.all(
         topics.flatMap((t) => t.slots.map((s) => s.partition?.catch(() => undefined))),
       );
-      const turn = gate.then(() => opened);
+      // Partitions receiving idempotent batches wait for their producer state (rebuilt in the
+      // background when a partition opens); others go ahead.
+      const idempotent = topics.flatMap((t) => t.slots.map((sl) => hasProducerId(sl.records)));
+      const turn = gate
+        .then(() => opened)
+        .then(async (ps) => {
+          await Promise.all(
+            ps.map((p, j) => (p !== undefined && idempotent[j] ? p.producerStateReady : undefined)),
+          );
+          return ps;
+        });
       gate = turn.catch(() => {});
       const parts = await turn;
       // From here to the end of the loop nothing awaits: appends are issued in request order.
@@ -111,7 +126,19 @@ export function produceHandler(b: Broker): ApiHandler<ProduceRequest, ProduceRes
           s.result.catch(() => {});
         }
       }
-      if (req.acks === 0) return NO_RESPONSE;
+      if (req.acks === 0) {
+        // No response; like Kafka, any failure closes the connection so the producer notices.
+        const slots = topics.flatMap((t) => t.slots);
+        const early = slots.find((s) => s.error);
+        if (early?.error) ctx.close(`acks=0 produce failed: ${early.error.message}`);
+        else {
+          Promise.allSettled(slots.map((s) => s.result)).then((rs) => {
+            const bad = rs.find((r) => r.status === 'rejected');
+            if (bad) ctx.close(`acks=0 produce failed: ${messageOf((bad as PromiseRejectedResult).reason)}`);
+          });
+        }
+        return NO_RESPONSE;
+      }
       const responses = [];
       for (const t of topics) {
         const partitionResponses: ProduceResponsePartitionProduceResponse[] = [];

@@ -27,6 +27,7 @@ export {
 } from './header.ts';
 export * as RecordBatchLayout from './layout.ts';
 export {
+  checkRecordFraming,
   DEFAULT_MAX_DECOMPRESSED_BYTES,
   iterateRecords,
   type KafkaRecord,

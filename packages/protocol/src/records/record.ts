@@ -140,3 +140,30 @@ export function* iterateRecords(batch: Buffer, options: ReadRecordsOptions = {})
 export function readRecords(batch: Buffer, options: ReadRecordsOptions = {}): KafkaRecord[] {
   return Array.from(iterateRecords(batch, options));
 }
+
+/**
+ * Checks that the records section of a batch frames exactly `recordCount` records: each
+ * record's length varint stays inside the section, the records fill it exactly, and each
+ * record's offset delta is its index. Compressed batches are decompressed first (bounded).
+ * Allocates nothing per record (no keys, values or headers are read). Raises
+ * RecordBatchError: CORRUPT_MESSAGE for undecodable compressed data, INVALID_RECORD otherwise.
+ */
+export function checkRecordFraming(
+  batch: Buffer,
+  header: RecordBatchHeader,
+  options: ReadRecordsOptions = {},
+): void {
+  const section = recordsSection(batch, header, options);
+  const c: Cursor = { buf: section, pos: 0, end: section.length };
+  for (let i = 0; i < header.recordCount; i++) {
+    if (c.pos >= c.end) throw invalid(`batch declares ${header.recordCount} records but holds ${i}`);
+    const length = readVarint(c);
+    if (length < 3 || c.pos + length > c.end) throw invalid(`record ${i} has a bad length ${length}`);
+    const next = c.pos + length;
+    const inner: Cursor = { buf: section, pos: c.pos + 1, end: next };
+    readVarlong(inner); // timestamp delta
+    if (readVarint(inner) !== i) throw invalid(`record ${i} has offset delta out of sequence`);
+    c.pos = next;
+  }
+  if (c.pos !== c.end) throw invalid(`${c.end - c.pos} byte(s) after the last record`);
+}
