@@ -130,7 +130,7 @@ describe('@platformatic/kafka consumer groups', () => {
             for (const r of batch.records) {
               const offset = batch.firstOffset + BigInt(r.offsetDelta);
               if (offset < next) continue;
-              const v = r.value.toString();
+              const v = r.value!.toString();
               seen.set(v, (seen.get(v) ?? 0) + 1);
               next = offset + 1n;
             }
