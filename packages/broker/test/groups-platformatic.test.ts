@@ -12,7 +12,14 @@
  * topic name (platformatic 1.35 fetch-v12.js writes `topicId` into the name field), which no
  * broker without Fetch 13+ can serve; records are read with Consumer.fetch() and the topic
  * name, as in test/clients/platformatic.test.ts.
+ *
+ * Static membership: two static members (group.instance.id) in child processes; one is
+ * SIGKILLed and restarted under the same instance id within its session timeout: it gets the
+ * same partitions at the same generation, and the other member sees no rebalance.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Broker, startBroker } from '../src/index.ts';
@@ -103,7 +110,8 @@ describe('@platformatic/kafka consumer groups', () => {
         (await c.listCommittedOffsets({ topics: [{ topic, partitions: parts }] })).get(topic) ?? [];
       const offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number }[] = [];
       for (const partition of parts) {
-        let next = committed[partition] !== undefined && committed[partition]! >= 0n ? committed[partition]! : 0n;
+        let next =
+          committed[partition] !== undefined && committed[partition]! >= 0n ? committed[partition]! : 0n;
         for (;;) {
           const res = await c.fetch({
             node: b.brokerId,
@@ -169,4 +177,68 @@ describe('@platformatic/kafka consumer groups', () => {
     await admin.deleteGroups({ groups: ['pg'] });
     expect((await admin.listGroups()).has('pg')).toBe(false);
   }, 120_000);
+
+  it('a restarted static member gets its partitions back without a rebalance', async () => {
+    const b = await startBroker({
+      port: 0,
+      wal: 'memory://',
+      objectStore: 'memory://',
+      metadata: 'memory',
+      groupInitialRebalanceDelayMs: 300,
+      groupMinSessionTimeoutMs: 1000,
+      offsetsTopicPartitions: 8,
+    });
+    cleanups.push(() => b.close());
+    const topic = 's12';
+    const admin = new Admin(base(b, 'groups-platformatic-admin'));
+    cleanups.push(() => admin.close());
+    await admin.createTopics({ topics: [topic], partitions: 12, replicas: 1 });
+    type Join = { memberId: string; generation: number; partitions: number[] };
+    const script = fileURLToPath(new URL('./groups-clients/platformatic-member.mjs', import.meta.url));
+    const start = (instanceId: string, joins: Join[]): ChildProcess => {
+      const child = spawn(
+        process.execPath,
+        [script, `127.0.0.1:${b.address.port}`, 'static', topic, '4000', instanceId],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      cleanups.push(() => child.kill('SIGKILL'));
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const m = JSON.parse(line) as Join & { event: string };
+        if (m.event === 'join')
+          joins.push({ memberId: m.memberId, generation: m.generation, partitions: m.partitions });
+      });
+      return child;
+    };
+    const aJoins: Join[] = [];
+    const bJoins: Join[] = [];
+    const a = start('sa', aJoins);
+    start('sb', bJoins);
+    const last = (j: Join[]) => j[j.length - 1];
+    await until(
+      'two static members with 6 partitions each at one generation',
+      () =>
+        last(aJoins)?.partitions.length === 6 &&
+        last(bJoins)?.partitions.length === 6 &&
+        last(aJoins)!.generation === last(bJoins)!.generation,
+      40_000,
+    );
+    const before = last(aJoins)!;
+    const bCount = bJoins.length;
+    a.kill('SIGKILL');
+    const a2Joins: Join[] = [];
+    start('sa', a2Joins);
+    await until('the restarted member joined', () => a2Joins.length > 0, 20_000);
+    const after = a2Joins[0]!;
+    expect(after.memberId).not.toBe(before.memberId);
+    expect(after.memberId.startsWith('sa-')).toBe(true);
+    expect(after.generation).toBe(before.generation);
+    expect(after.partitions).toEqual(before.partitions);
+    // Past the old member's session timeout: still no rebalance.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(bJoins.length).toBe(bCount);
+    expect(a2Joins.length).toBe(1);
+    const d = (await admin.describeGroups({ groups: ['static'] })).get('static')!;
+    expect(d.state).toBe('STABLE');
+    expect([...d.members.values()].map((m) => m.groupInstanceId).sort()).toEqual(['sa', 'sb']);
+  }, 90_000);
 });
