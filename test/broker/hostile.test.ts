@@ -7,6 +7,7 @@
  *
  * BROKER_FUZZ_SECONDS (default 10) bounds the fuzz loop; BROKER_FUZZ_SEED replays one.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -993,8 +994,12 @@ describe('fuzzing the broker process with mutated valid frames', () => {
         expect(broker.running, `broker exited:\n${broker.log.slice(-3000)}`).toBe(true);
         await ledger.check(control, 'ledger');
         await ledger.add(control, 'ledger', 1);
+        const status = readFileSync(`/proc/${broker.pid}/status`, 'utf8');
+        const rssMiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+        expect(rssMiB, 'broker RSS after fuzzing (MiB)').toBeLessThan(1536);
         console.log(
           `fuzz seed=${FUZZ_SEED}: ${sent} frames on ${connections} connections in ${FUZZ_SECONDS} s; ` +
+            `broker RSS ${rssMiB.toFixed(0)} MiB; ` +
             `control client ${controlRounds} rounds, slowest ${controlMaxMs.toFixed(0)} ms`,
         );
         expect(controlRounds).toBeGreaterThan(0);
