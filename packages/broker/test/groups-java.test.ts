@@ -1,0 +1,197 @@
+/**
+ * The Java KafkaConsumer (kafka-clients from tools/.cache/java, classic group protocol) against
+ * startBroker, with the range and the cooperative-sticky assignors: 3 members (separate JVMs,
+ * test/groups-clients/GroupMember.java) on a 12-partition topic get 4 partitions each; one
+ * leaves cleanly (LeaveGroup), the other two take its partitions; one is SIGKILLed and the
+ * last takes everything after the session timeout. Members commit synchronously after each
+ * poll and on revocation, so the check is: every record is consumed; a record is delivered
+ * twice only on a partition the killed member owned (its last uncommitted poll); records
+ * produced once the group settled are delivered exactly once; the committed offsets end at
+ * the partitions' ends.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runProcess } from '../../../test/golden/clients/process.ts';
+import { type Broker, startBroker } from '../src/index.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const JARS = path.join(ROOT, 'tools/.cache/java');
+const CLASSES = path.join(ROOT, 'tools/.cache/java-classes-groups');
+const SOURCE = path.join(ROOT, 'packages/broker/test/groups-clients/GroupMember.java');
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => {});
+});
+
+beforeAll(async () => {
+  if (!existsSync(JARS)) throw new Error(`${JARS} missing: run scripts/install-tools.sh`);
+  mkdirSync(CLASSES, { recursive: true });
+  const r = await runProcess('javac', ['-d', CLASSES, '-cp', `${JARS}/*`, SOURCE], { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`javac failed: ${r.stderr}`);
+}, 180_000);
+
+async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Member {
+  child: ChildProcess;
+  assigned: number[];
+  /** value → partition of every delivery. */
+  deliveries: [string, number][];
+  closed: boolean;
+  lines: string[];
+}
+
+function member(b: Broker, group: string, topic: string, assignor: string): Member {
+  const child = spawn(
+    'java',
+    [
+      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+      '-cp',
+      `${CLASSES}:${JARS}/*`,
+      'GroupMember',
+      `127.0.0.1:${b.address.port}`,
+      group,
+      topic,
+      assignor,
+      '6000',
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  cleanups.push(() => child.kill('SIGKILL'));
+  const m: Member = { child, assigned: [], deliveries: [], closed: false, lines: [] };
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line.startsWith('rec ')) {
+      const [, p, , v] = line.split(' ');
+      m.deliveries.push([v!, Number(p)]);
+      return;
+    }
+    m.lines.push(line);
+    if (line.startsWith('assigned')) m.assigned = line.slice(9).split(',').filter(Boolean).map(Number);
+    else if (line === 'closed') m.closed = true;
+  });
+  child.stderr!.on('data', (d: Buffer) => m.lines.push(`stderr: ${d.toString().trim()}`));
+  return m;
+}
+
+for (const assignor of ['range', 'cooperative-sticky']) {
+  describe(`Java KafkaConsumer group, ${assignor} assignor`, () => {
+    it('3 members on 12 partitions: join, leave, kill; every record consumed', async () => {
+      const b = await startBroker({
+        port: 0,
+        wal: 'memory://',
+        objectStore: 'memory://',
+        metadata: 'memory',
+        groupInitialRebalanceDelayMs: 500,
+        groupMinSessionTimeoutMs: 1000,
+        offsetsTopicPartitions: 8,
+      });
+      cleanups.push(() => b.close());
+      const k = new Kafka({
+        clientId: 'groups-java',
+        brokers: [`127.0.0.1:${b.address.port}`],
+        logLevel: logLevel.NOTHING,
+      });
+      const admin = k.admin();
+      await admin.connect();
+      cleanups.push(() => admin.disconnect());
+      const topic = `j12-${assignor}`;
+      const group = `java-${assignor}`;
+      await admin.createTopics({ topics: [{ topic, numPartitions: 12 }] });
+      const producer = k.producer();
+      await producer.connect();
+      cleanups.push(() => producer.disconnect());
+      const produce = async (from: number, count: number) => {
+        for (let i = from; i < from + count; i += 100) {
+          const messages = [];
+          for (let j = i; j < Math.min(from + count, i + 100); j++)
+            messages.push({ key: `k${j}`, value: `v${j}` });
+          await producer.send({ topic, messages });
+        }
+      };
+      await produce(0, 1200);
+      const ms = [
+        member(b, group, topic, assignor),
+        member(b, group, topic, assignor),
+        member(b, group, topic, assignor),
+      ];
+      const seen = () => {
+        const s = new Map<string, number>();
+        for (const m of ms) for (const [v] of m.deliveries) s.set(v, (s.get(v) ?? 0) + 1);
+        return s;
+      };
+      const allSeen = (from: number, to: number) => {
+        const s = seen();
+        for (let i = from; i < to; i++) if (!s.has(`v${i}`)) return false;
+        return true;
+      };
+      const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-6).join(' | ')}`).join('\n');
+      try {
+        await until(
+          '3 members with 4 partitions each',
+          () => ms.every((m) => m.assigned.length === 4),
+          60_000,
+        );
+        expect(new Set(ms.flatMap((m) => m.assigned)).size).toBe(12);
+        await until('records 0–1200 consumed', () => allSeen(0, 1200));
+
+        // Clean leave.
+        ms[2]!.child.stdin!.write('stop\n');
+        await until('member 2 closed', () => ms[2]!.closed);
+        await until(
+          'two members with 6 partitions each',
+          () => ms[0]!.assigned.length === 6 && ms[1]!.assigned.length === 6,
+        );
+        await produce(1200, 1200);
+        await until('records 0–2400 consumed', () => allSeen(0, 2400));
+
+        // SIGKILL: the last member takes everything after the session timeout.
+        const killedOwned = new Set(ms[1]!.assigned);
+        ms[1]!.child.kill('SIGKILL');
+        await until('one member with 12 partitions', () => ms[0]!.assigned.length === 12, 30_000);
+        const settled = ms[0]!.deliveries.length;
+        await produce(2400, 1200);
+        await until('records 0–3600 consumed', () => allSeen(0, 3600));
+        await new Promise((r) => setTimeout(r, 500));
+        // Settled: exactly once.
+        const late = ms[0]!.deliveries.slice(settled).filter(([v]) => Number(v.slice(1)) >= 2400);
+        expect(late.length).toBe(1200);
+        expect(new Set(late.map(([v]) => v)).size).toBe(1200);
+        // Duplicates only on the killed member's partitions.
+        const counts = new Map<string, number>();
+        for (const m of ms) for (const [v] of m.deliveries) counts.set(v, (counts.get(v) ?? 0) + 1);
+        const dupPartitions = new Set<number>();
+        let dups = 0;
+        for (const m of ms)
+          for (const [v, p] of m.deliveries)
+            if (counts.get(v)! > 1) {
+              dupPartitions.add(p);
+              dups++;
+            }
+        for (const p of dupPartitions) expect(killedOwned.has(p)).toBe(true);
+        console.log(
+          `java ${assignor}: 3600 records, ${dups / 2} delivered twice (killed member's last poll)`,
+        );
+
+        ms[0]!.child.stdin!.write('stop\n');
+        await until('member 0 closed', () => ms[0]!.closed);
+        const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        const ends = new Map((await admin.fetchTopicOffsets(topic)).map((e) => [e.partition, e.offset]));
+        for (const p of committed[0]!.partitions) expect(p.offset).toBe(ends.get(p.partition));
+      } catch (err) {
+        throw new Error(`${String(err)}\n${diag()}`);
+      }
+    }, 180_000);
+  });
+}
