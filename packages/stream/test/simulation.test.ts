@@ -56,7 +56,7 @@ describe('stream simulation', () => {
           `${sum((r) => r.crashes)} crashes, ${sum((r) => r.incarnations)} store starts, ` +
           `maybe recovered/lost ${sum((r) => r.maybeRecovered)}/${sum((r) => r.maybeLost)}, ` +
           `${sum((r) => r.faults)} injected faults, ${sum((r) => r.clientRetries)} client retries of transient metadata errors, ` +
-          `features [${features.join(', ')}], ` +
+          `${sum((r) => r.callsAfterClose)} I/O calls by closed stores, features [${features.join(', ')}], ` +
           `${sum((r) => r.elapsedMs)} ms`,
       );
       expect(failures.length, failures.join('\n\n')).toBe(0);
