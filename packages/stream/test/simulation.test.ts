@@ -4,7 +4,8 @@
  * the one seed SIM_SEED. A failure names its seed and the tail of its operation trace; replay
  * it with `SIM_SEED=<seed> pnpm exec vitest run packages/stream/test/simulation.test.ts`;
  * SIM_TRACE_TAIL=<lines> shows more of the trace, SIM_TRACE_IO=1 adds every backend call to it,
- * SIM_LOST_ANSWERS=0 keeps metadata faults from applying a write and losing its answer.
+ * SIM_LOST_ANSWERS=0 keeps metadata faults from applying a write and losing its answer,
+ * SIM_CHECK_RANGES=0 skips the Stream.committedRanges() check (to hunt past a known bug there).
  */
 import { describe, expect, it } from 'vitest';
 import { runSimulation, SimFailure, type SimReport } from './sim/simulation.ts';
@@ -40,6 +41,7 @@ describe('stream simulation', () => {
               traceTail: envInt('SIM_TRACE_TAIL', 60),
               traceIo: process.env.SIM_TRACE_IO === '1',
               metadataLostAnswers: process.env.SIM_LOST_ANSWERS !== '0',
+              checkCommittedRanges: process.env.SIM_CHECK_RANGES !== '0',
             }),
           );
         } catch (err) {

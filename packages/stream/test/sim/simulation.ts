@@ -56,6 +56,8 @@ export interface SimOptions {
   traceTail?: number;
   /** Allow runs with over 100 streams (default true). */
   wide?: boolean;
+  /** Check Stream.committedRanges() on every verification (default true). */
+  checkCommittedRanges?: boolean;
   /** Metadata faults include writes that applied with the answer lost (default true). */
   metadataLostAnswers?: boolean;
   /** Allow injected metadata faults in some runs (default true). */
@@ -871,7 +873,7 @@ class Simulation {
    */
   private checkCommittedRanges(m: StreamModel, h: Stream): void {
     const se = this.streamExtras(m.id, h);
-    if (!se.committedRanges) return;
+    if (!se.committedRanges || this.o.checkCommittedRanges === false) return;
     this.features.add('committed-ranges');
     const list = se.committedRanges.call(h);
     const what = `committedRanges s${m.id}`;
