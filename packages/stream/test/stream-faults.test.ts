@@ -16,7 +16,12 @@ import {
 import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
 import { crashesDuringRecovery, shutdownDuringOutage } from './faults/scenarios-recovery.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
-import { type PowerLossMode, walPowerLoss, walPressureWhileStalled } from './faults/scenarios-wal.ts';
+import {
+  type PowerLossMode,
+  walIoError,
+  walPowerLoss,
+  walPressureWhileStalled,
+} from './faults/scenarios-wal.ts';
 
 afterAll(removeTempDirs);
 
@@ -153,4 +158,13 @@ describe('stream faults (memory object store)', () => {
     const r = await shutdownDuringOutage(new MemoryObjectStore(), 101);
     console.log(`shutdown during outage: ${JSON.stringify(r)}`);
   });
+
+  for (const op of ['write', 'datasync'] as const) {
+    it(`a WAL ${op} error stops the store; exactly the acknowledged batches survive a power loss`, {
+      timeout: 30_000,
+    }, async () => {
+      const r = await walIoError(op === 'write' ? 11001 : 11000, op);
+      console.log(`wal ${op} error: ${JSON.stringify(r)}`);
+    });
+  }
 });

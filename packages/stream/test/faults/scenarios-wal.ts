@@ -241,3 +241,71 @@ export async function walPressureWhileStalled(
     await proc.stop().catch(() => {});
   }
 }
+
+/**
+ * A WAL I/O error (EIO on a write or an fdatasync) while appends and uploads run: the store
+ * must stop — the failing append and every later one rejects, nothing is acknowledged that is
+ * not durable — and a new store over the disk image (after a power loss: what was synced)
+ * holds every acknowledged batch exactly once.
+ */
+export async function walIoError(
+  seed: number,
+  op: 'write' | 'datasync',
+): Promise<{ acked: number; rejected: number; failedAt: number }> {
+  const rng = rngOf(seed);
+  const objects = new MemoryObjectStore();
+  const metadata = new MemoryMetadataStore();
+  try {
+    const failedAt = rng.int(3, 20); // group commits: ~25 groups of writes and syncs in all
+    const file = new FaultyFile({ size: FILE_BYTES, seed, latencyTicksMax: 3, failAt: { [op]: failedAt } });
+    const wal = await FileWal.open({ path: 'faulty', file });
+    const store = await StreamStore.start({
+      ...DEFAULT_STORE_OPTIONS,
+      cacheBytesMax: 128 * 1024,
+      uploadBytesThreshold: 8 * 1024,
+      wal,
+      objectStore: objects,
+      metadata,
+    });
+    const streams = await openAll(store, IDS, 1);
+    const ledger = new Ledger();
+    const inflight = new Set<Promise<void>>();
+    for (let i = 0; i < 400 && store.error === undefined; i++) {
+      while (inflight.size >= 16) await Promise.race(inflight);
+      const s: Stream = rng.pick(streams);
+      const p = appendOne(s, makeBatch(rng, `e-${s.id}-${i}`, 1, 1200), rng.int(1, 4), ledger);
+      inflight.add(p);
+      p.finally(() => inflight.delete(p));
+    }
+    await Promise.all(inflight);
+    expect(store.error).toBeDefined();
+    expect(ledger.failures.length).toBeGreaterThan(0);
+    await expect(streams[0]!.append(Buffer.from('after'), 1)).rejects.toThrow();
+    // Power loss now: only what was synced survives.
+    const image = file.crash({ seed });
+    const wal2 = await FileWal.open({ path: 'faulty', file: FaultyFile.fromImage(image, { seed }) });
+    const store2 = await StreamStore.start({
+      ...DEFAULT_STORE_OPTIONS,
+      wal: wal2,
+      objectStore: objects,
+      metadata,
+    });
+    try {
+      for (const s of await openAll(store2, IDS, 2)) {
+        const got = await readAll(s);
+        const acked = ledger.byStream.get(s.id) ?? [];
+        const row = (a: Acked) => [a.baseOffset, a.count, a.data.toString('hex')];
+        // Acknowledged = durable, and the failed group is not: exactly the acknowledged ones.
+        expect(got.map(row)).toEqual(acked.map(row));
+        const end = got.length === 0 ? 0 : got[got.length - 1]!.baseOffset + got[got.length - 1]!.count;
+        await expectCommittedExactly(metadata, s.id, end);
+      }
+    } finally {
+      await store2.close();
+      await wal2.close();
+    }
+    return { acked: ledger.count, rejected: ledger.failures.length, failedAt };
+  } finally {
+    await metadata.close();
+  }
+}
