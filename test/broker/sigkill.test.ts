@@ -8,6 +8,8 @@
  *
  * BROKER_SIGKILL_ROUNDS (default 5) rounds; BROKER_SIGKILL_SEED replays the kill timings.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +42,7 @@ import {
   produceRaw,
   produceValues,
   RawClient,
+  ROOT,
   readPartition,
   seedFrom,
   sleep,
@@ -565,6 +568,100 @@ async function idempotentResend(iterations: number, extraArgs: string[] = []): P
   }
 }
 
+/**
+ * The Java KafkaProducer with its defaults (idempotence on, acks=all, retries) running through
+ * all the kills (test/broker/CrashProducer.java): every record it acknowledged is there once, none
+ * fails, and nothing is written twice.
+ */
+async function javaAcrossRestarts(rounds: number): Promise<void> {
+  const jars = join(ROOT, 'tools/.cache/java');
+  if (!existsSync(jars)) throw new Error(`${jars} missing: run scripts/install-tools.sh`);
+  const dataDir = await mkdtemp(join(tmpdir(), 'tributary-sigkill-java-'));
+  const rand = prng(SEED ^ 0x68e31da4);
+  const port = await freePort();
+  let broker: BrokerProcess | undefined;
+  let java: ChildProcess | undefined;
+  let out = '';
+  let err = '';
+  const acks = () => out.split('\nACK ').length - 1;
+  try {
+    broker = await BrokerProcess.start(port, dataDir, WAL_ARGS);
+    const admin = await RawClient.connect(port);
+    await createTopic(admin, TOPIC, PARTITIONS);
+    admin.close();
+    java = spawn(
+      'java',
+      [
+        '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+        '-cp',
+        `${jars}/*`,
+        join(ROOT, 'test/broker/CrashProducer.java'),
+        `127.0.0.1:${port}`,
+        TOPIC,
+        String(PARTITIONS),
+        'java',
+      ],
+      { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    const javaExit = new Promise<number | null>((r) => java!.once('exit', (code) => r(code)));
+    java.stdout!.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+    });
+    java.stderr!.on('data', (b: Buffer) => {
+      err = (err + b.toString('utf8')).slice(-8_000);
+    });
+    out = '\n';
+    const waitForAcks = async (more: number, what: string) => {
+      const target = acks() + more;
+      const deadline = Date.now() + 60_000;
+      while (acks() < target) {
+        if (java!.exitCode !== null) throw new Error(`java producer exited (${java!.exitCode}):\n${err}`);
+        if (Date.now() > deadline) throw new Error(`no acknowledgements ${what} within 60 s:\n${err}`);
+        await sleep(50);
+      }
+    };
+    await waitForAcks(1, 'after the start');
+    for (let round = 0; round < rounds; round++) {
+      await sleep(KILL_AFTER_MS[0] + Math.floor(rand() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0])));
+      await broker.crash();
+      broker = await BrokerProcess.start(port, dataDir, WAL_ARGS);
+      await waitForAcks(100, `after restart ${round + 1}`);
+    }
+    java.stdin!.end();
+    const code = await within(javaExit, 150_000, 'the java producer to flush and exit');
+    expect(code, err).toBe(0);
+    expect(out.trimEnd().endsWith('DONE'), err).toBe(true);
+    const ledger: Ledger = { sent: [] };
+    const errors: string[] = [];
+    for (const line of out.split('\n')) {
+      const f = line.split(' ');
+      if (f[0] === 'ACK')
+        ledger.sent.push({ partition: Number(f[1]), values: [f[3]!], baseOffset: BigInt(f[2]!) });
+      else if (f[0] === 'ERR') {
+        ledger.sent.push({ partition: Number(f[1]), values: [f[2]!], error: f[3] ?? '' });
+        errors.push(line);
+      }
+    }
+    const counts = await verify(port, ledger);
+    console.log(
+      `sigkill seed=${SEED} java idempotent producer across ${rounds} restarts: ${counts.acked} acknowledged ` +
+        `records all present once, ${errors.length} failed; ${counts.total} records in the log`,
+    );
+    expect(errors.slice(0, 5), 'records the Java producer failed').toEqual([]);
+    expect(counts.total).toBe(counts.acked);
+    await broker.stop();
+  } catch (e) {
+    if (broker)
+      (e as Error).message +=
+        `\nseed ${SEED}; java stderr:\n${err.slice(-2000)}\nbroker log tail:\n${broker.log.slice(-3000)}`;
+    throw e;
+  } finally {
+    if (java && java.exitCode === null) java.kill('SIGKILL');
+    await broker?.crash().catch(() => {});
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 type TopicState = 'created' | 'deleted' | 'unknown';
 
 /**
@@ -808,5 +905,13 @@ describe('SIGKILL the broker while producing (acks=all)', () => {
       await adminRounds(ROUNDS);
     },
     60_000 + ROUNDS * 20_000,
+  );
+
+  it(
+    `Java producer (default idempotence) running through ${ROUNDS} kill/restart rounds`,
+    async () => {
+      await javaAcrossRestarts(ROUNDS);
+    },
+    180_000 + ROUNDS * 30_000,
   );
 });
