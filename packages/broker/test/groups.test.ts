@@ -172,6 +172,16 @@ describe('group coordinator', () => {
     expect((await j).errorCode).toBe(0);
   });
 
+  it('forgets a group whose only member id was never used', async () => {
+    const c = make(new MemoryGroupLog());
+    const first = await c.join(params('g', '', { sessionTimeoutMs: 50 }));
+    expect(first.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    expect((await c.list()).map((g) => g.groupId)).toEqual(['g']);
+    await sleep(100);
+    expect(await c.list()).toEqual([]);
+    expect((await c.join(params('g', first.memberId))).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
   it('caps the group size', async () => {
     const c = make(new MemoryGroupLog(), { maxGroupSize: 2 });
     const a = joinNew(c, 'g');

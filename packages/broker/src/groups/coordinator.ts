@@ -94,6 +94,8 @@ export interface CommitParams {
   groupInstanceId: string | null;
   /** -1: the group's retention. */
   retentionTimeMs: number;
+  /** The error for a commit with a generation to a group that does not exist (v9+: GROUP_ID_NOT_FOUND). */
+  unknownGroupError?: number;
   offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string }[];
 }
 
@@ -330,6 +332,19 @@ export class GroupCoordinator {
     });
   }
 
+  /** Drops a group that never got further than MEMBER_ID_REQUIRED (nothing of it was stored). */
+  private maybeForget(s: Shard, g: Group): void {
+    if (
+      g.state === 'Empty' &&
+      g.generation === 0 &&
+      g.members.size === 0 &&
+      g.pending.size === 0 &&
+      g.offsetCount() === 0 &&
+      s.groups.get(g.groupId) === g
+    )
+      s.groups.delete(g.groupId);
+  }
+
   private groupCount(): number {
     let n = 0;
     for (const s of this.shards.values()) n += s.groups.size;
@@ -373,6 +388,8 @@ export class GroupCoordinator {
     let g = s.groups.get(p.groupId);
     if (!g) {
       if (p.memberId !== '') return joinError(ErrorCode.UNKNOWN_MEMBER_ID, p.memberId);
+      if (p.protocolType === '' || p.protocols.length === 0)
+        return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, p.memberId);
       if (this.groupCount() >= o.maxGroups) return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       g = new Group(p.groupId, Date.now());
       s.groups.set(p.groupId, g);
@@ -397,7 +414,9 @@ export class GroupCoordinator {
     const newId = `${p.clientId}-${randomUUID()}`;
     if (p.requireKnownMemberId) {
       const t = setTimeout(() => {
-        if (g.pending.delete(newId)) this.tryCompleteJoin(s, g);
+        if (!g.pending.delete(newId)) return;
+        this.tryCompleteJoin(s, g);
+        this.maybeForget(s, g);
       }, p.sessionTimeoutMs);
       t.unref();
       g.pending.set(newId, t);
@@ -848,6 +867,7 @@ export class GroupCoordinator {
         clearTimeout(t);
         g.pending.delete(id);
         this.tryCompleteJoin(s, g);
+        this.maybeForget(s, g);
         return ErrorCode.NONE;
       }
       const m = g.members.get(id);
@@ -864,7 +884,7 @@ export class GroupCoordinator {
     const s = await this.shardFor(p.groupId);
     let g = s.groups.get(p.groupId);
     if (!g) {
-      if (p.generationId >= 0) return ErrorCode.ILLEGAL_GENERATION;
+      if (p.generationId >= 0) return p.unknownGroupError ?? ErrorCode.ILLEGAL_GENERATION;
       if (this.groupCount() >= this.options.maxGroups) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
       g = new Group(p.groupId, Date.now());
       s.groups.set(p.groupId, g);
@@ -1053,6 +1073,7 @@ export class GroupCoordinator {
    */
   async expireOffsets(now: number): Promise<number> {
     let expired = 0;
+    if (this.options.logExists()) await this.list(); // every partition loaded
     for (const s of [...this.shards.values()]) {
       if (s.loaded === undefined) continue;
       await s.loaded.catch(() => {});
