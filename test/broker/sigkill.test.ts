@@ -573,7 +573,7 @@ async function idempotentResend(iterations: number, extraArgs: string[] = []): P
  * all the kills (test/broker/CrashProducer.java): every record it acknowledged is there once, none
  * fails, and nothing is written twice.
  */
-async function javaAcrossRestarts(rounds: number): Promise<void> {
+async function javaAcrossRestarts(rounds: number, extraArgs: string[] = []): Promise<void> {
   const jars = join(ROOT, 'tools/.cache/java');
   if (!existsSync(jars)) throw new Error(`${jars} missing: run scripts/install-tools.sh`);
   const dataDir = await mkdtemp(join(tmpdir(), 'tributary-sigkill-java-'));
@@ -585,7 +585,7 @@ async function javaAcrossRestarts(rounds: number): Promise<void> {
   let err = '';
   const acks = () => out.split('\nACK ').length - 1;
   try {
-    broker = await BrokerProcess.start(port, dataDir, WAL_ARGS);
+    broker = await BrokerProcess.start(port, dataDir, [...WAL_ARGS, ...extraArgs]);
     const admin = await RawClient.connect(port);
     await createTopic(admin, TOPIC, PARTITIONS);
     admin.close();
@@ -624,7 +624,7 @@ async function javaAcrossRestarts(rounds: number): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       await sleep(KILL_AFTER_MS[0] + Math.floor(rand() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0])));
       await broker.crash();
-      broker = await BrokerProcess.start(port, dataDir, WAL_ARGS);
+      broker = await BrokerProcess.start(port, dataDir, [...WAL_ARGS, ...extraArgs]);
       await waitForAcks(100, `after restart ${round + 1}`);
     }
     java.stdin!.end();
@@ -644,7 +644,7 @@ async function javaAcrossRestarts(rounds: number): Promise<void> {
     }
     const counts = await verify(port, ledger);
     console.log(
-      `sigkill seed=${SEED} java idempotent producer across ${rounds} restarts: ${counts.acked} acknowledged ` +
+      `sigkill seed=${SEED} java idempotent producer across ${rounds} restarts${extraArgs.length > 0 ? ' (s3)' : ''}: ${counts.acked} acknowledged ` +
         `records all present once, ${errors.length} failed; ${counts.total} records in the log`,
     );
     expect(errors.slice(0, 5), 'records the Java producer failed').toEqual([]);
@@ -911,6 +911,22 @@ describe('SIGKILL the broker while producing (acks=all)', () => {
     `Java producer (default idempotence) running through ${ROUNDS} kill/restart rounds`,
     async () => {
       await javaAcrossRestarts(ROUNDS);
+    },
+    180_000 + ROUNDS * 30_000,
+  );
+
+  it(
+    `S3 object store: Java producer (default idempotence) running through ${ROUNDS} kill/restart rounds`,
+    async () => {
+      const s3 = await s3Server();
+      await javaAcrossRestarts(ROUNDS, [
+        '--object-store',
+        s3.uri(`java-${SEED}`),
+        '--upload-bytes',
+        '1048576',
+        '--upload-interval-ms',
+        '200',
+      ]);
     },
     180_000 + ROUNDS * 30_000,
   );
