@@ -15,7 +15,7 @@ import {
   readersAcrossCompaction,
 } from './faults/scenarios-maint.ts';
 import { metadataFaults, stalledPastPreparedTimeout, stuckColdReads } from './faults/scenarios-more.ts';
-import { s3NetworkFaults } from './faults/scenarios-net.ts';
+import { s3ConnectionRefused, s3NetworkFaults } from './faults/scenarios-net.ts';
 import { crashesDuringRecovery, shutdownDuringOutage } from './faults/scenarios-recovery.ts';
 import { trimsUnderFaults } from './faults/scenarios-trim.ts';
 import { walPressureWhileStalled } from './faults/scenarios-wal.ts';
@@ -148,5 +148,12 @@ describe('stream faults (moto S3)', () => {
   }, async () => {
     const r = await s3NetworkFaults(server(), 'net', 103);
     console.log(`s3 network faults: ${JSON.stringify(r)}`);
+  });
+
+  it('the S3 endpoint refuses connections for 3 s: uploads retry, nothing fails, all commits after', {
+    timeout: 90_000,
+  }, async () => {
+    const r = await s3ConnectionRefused(server(), 'refused', 105, 3_000);
+    console.log(`s3 connection refused: ${JSON.stringify(r)}`);
   });
 });

@@ -51,6 +51,7 @@ export class FaultProxy {
     byKind: {},
   };
   private readonly rng: Rng;
+  private port = 0;
 
   private constructor(
     private readonly server: Server,
@@ -77,12 +78,32 @@ export class FaultProxy {
 
   /** `http://127.0.0.1:<port>`. */
   get endpoint(): string {
-    const a = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${a.port}`;
+    const a = this.server.address() as AddressInfo | null;
+    return `http://127.0.0.1:${a?.port ?? this.port}`;
+  }
+
+  /**
+   * Goes away for a while: stops listening and drops every connection, so that new requests
+   * get ECONNREFUSED; {@link comeBack} listens again on the same port.
+   */
+  async goAway(): Promise<void> {
+    const port = (this.server.address() as AddressInfo).port;
+    this.port = port;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Listens again on the port it had before {@link goAway}. */
+  async comeBack(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => resolve());
+    });
   }
 
   /** Stops listening and drops open connections. */
   async close(): Promise<void> {
+    if (!this.server.listening) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
