@@ -64,7 +64,7 @@ export async function metadataFaults(base: ObjectStore, seed: number): Promise<M
     objectStore: faulty,
     store: { clock, garbageRetentionMs: 0, preparedTimeoutMs: PREPARED_TIMEOUT_MS },
     wrapMetadata: (m: MetadataStore) => {
-      faults = new FaultyMetadata(m, { txnBefore: 0.08, txnAfter: 0.08, get: 0.05 }, seed);
+      faults = new FaultyMetadata(m, { txnBefore: 0.08, txnAfter: 0.08, get: 0.05, range: 0.05 }, seed);
       return faults;
     },
   };
