@@ -1,7 +1,9 @@
 /**
- * The Java KafkaConsumer (kafka-clients from tools/.cache/java, classic group protocol) against
- * startBroker, with the range and the cooperative-sticky assignors: 3 members (separate JVMs,
- * test/groups-clients/GroupMember.java) on a 12-partition topic get 4 partitions each; one
+ * Group members in their own processes against startBroker, with the range and the
+ * cooperative-sticky assignors: the Java KafkaConsumer (kafka-clients from tools/.cache/java,
+ * classic protocol; test/groups-clients/GroupMember.java) and librdkafka through
+ * confluent-kafka-python (the venv in tools/.cache/pyclients; groups-clients/confluent_member.py).
+ * 3 members on a 12-partition topic get 4 partitions each; one
  * leaves cleanly (LeaveGroup), the other two take its partitions; one is SIGKILLed and the
  * last takes everything after the session timeout. Members commit synchronously after each
  * poll and on revocation, so the check is: every record is consumed; a record is delivered
@@ -23,6 +25,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const JARS = path.join(ROOT, 'tools/.cache/java');
 const CLASSES = path.join(ROOT, 'tools/.cache/java-classes-groups');
 const SOURCE = path.join(ROOT, 'packages/broker/test/groups-clients/GroupMember.java');
+const PYTHON = path.join(ROOT, 'tools/.cache/pyclients/bin/python');
+const PY_MEMBER = path.join(ROOT, 'packages/broker/test/groups-clients/confluent_member.py');
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -31,6 +35,7 @@ afterEach(async () => {
 
 beforeAll(async () => {
   if (!existsSync(JARS)) throw new Error(`${JARS} missing: run scripts/install-tools.sh`);
+  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} missing: run scripts/install-tools.sh`);
   mkdirSync(CLASSES, { recursive: true });
   const r = await runProcess('javac', ['-d', CLASSES, '-cp', `${JARS}/*`, SOURCE], { timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`javac failed: ${r.stderr}`);
@@ -53,22 +58,27 @@ interface Member {
   lines: string[];
 }
 
-function member(b: Broker, group: string, topic: string, assignor: string): Member {
-  const child = spawn(
-    'java',
-    [
-      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
-      '-cp',
-      `${CLASSES}:${JARS}/*`,
-      'GroupMember',
-      `127.0.0.1:${b.address.port}`,
-      group,
-      topic,
-      assignor,
-      '6000',
-    ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+type Client = 'java' | 'librdkafka';
+
+function member(client: Client, b: Broker, group: string, topic: string, assignor: string): Member {
+  const args = [`127.0.0.1:${b.address.port}`, group, topic, assignor, '6000'];
+  const child =
+    client === 'java'
+      ? spawn(
+          'java',
+          [
+            '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+            '-cp',
+            `${CLASSES}:${JARS}/*`,
+            'GroupMember',
+            ...args,
+          ],
+          { stdio: ['pipe', 'pipe', 'pipe'] },
+        )
+      : spawn(PYTHON, [PY_MEMBER, ...args], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+          env: { ...process.env, PYTHONUNBUFFERED: '1' },
+        });
   cleanups.push(() => child.kill('SIGKILL'));
   const m: Member = { child, assigned: [], deliveries: [], closed: false, lines: [] };
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -85,8 +95,15 @@ function member(b: Broker, group: string, topic: string, assignor: string): Memb
   return m;
 }
 
-for (const assignor of ['range', 'cooperative-sticky']) {
-  describe(`Java KafkaConsumer group, ${assignor} assignor`, () => {
+const CASES: [Client, string][] = [
+  ['java', 'range'],
+  ['java', 'cooperative-sticky'],
+  ['librdkafka', 'range'],
+  ['librdkafka', 'cooperative-sticky'],
+];
+
+for (const [client, assignor] of CASES) {
+  describe(`${client} group, ${assignor} assignor`, () => {
     it('3 members on 12 partitions: join, leave, kill; every record consumed', async () => {
       const b = await startBroker({
         port: 0,
@@ -106,8 +123,8 @@ for (const assignor of ['range', 'cooperative-sticky']) {
       const admin = k.admin();
       await admin.connect();
       cleanups.push(() => admin.disconnect());
-      const topic = `j12-${assignor}`;
-      const group = `java-${assignor}`;
+      const topic = `m12-${client}-${assignor}`;
+      const group = `${client}-${assignor}`;
       await admin.createTopics({ topics: [{ topic, numPartitions: 12 }] });
       const producer = k.producer();
       await producer.connect();
@@ -122,9 +139,9 @@ for (const assignor of ['range', 'cooperative-sticky']) {
       };
       await produce(0, 1200);
       const ms = [
-        member(b, group, topic, assignor),
-        member(b, group, topic, assignor),
-        member(b, group, topic, assignor),
+        member(client, b, group, topic, assignor),
+        member(client, b, group, topic, assignor),
+        member(client, b, group, topic, assignor),
       ];
       const seen = () => {
         const s = new Map<string, number>();
@@ -181,7 +198,7 @@ for (const assignor of ['range', 'cooperative-sticky']) {
             }
         for (const p of dupPartitions) expect(killedOwned.has(p)).toBe(true);
         console.log(
-          `java ${assignor}: 3600 records, ${dups / 2} delivered twice (killed member's last poll)`,
+          `${client} ${assignor}: 3600 records, ${dups / 2} delivered twice (killed member's last poll)`,
         );
 
         ms[0]!.child.stdin!.write('stop\n');
