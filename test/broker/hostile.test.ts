@@ -526,6 +526,22 @@ describe('hostile frames against a running broker', () => {
       await noConnectionsLeft();
     });
 
+    it('ApiVersions v3 with an invalid client software name → INVALID_REQUEST, connection open', async () => {
+      const c = await client();
+      const bad = await c.request<ApiVersionsResponse>(ApiKey.ApiVersions, 3, {
+        clientSoftwareName: '../../etc passwd',
+        clientSoftwareVersion: '1.0',
+      });
+      expect(bad.errorCode).toBe(ErrorCode.INVALID_REQUEST);
+      const good = await c.request<ApiVersionsResponse>(ApiKey.ApiVersions, 3, {
+        clientSoftwareName: 'robust-client',
+        clientSoftwareVersion: '1.0.0',
+      });
+      expect(good.errorCode).toBe(ErrorCode.NONE);
+      await healthy();
+      await noConnectionsLeft();
+    });
+
     it('ListOffsets with nonsense timestamps and Fetch at a negative offset answer errors, not crashes', async () => {
       const c = await client();
       for (const ts of [-3n, -1000n, 2n ** 62n]) {
