@@ -579,7 +579,7 @@ describe('hostile frames against a running broker', () => {
         latencies.push(performance.now() - t0);
         await sleep(50);
       }
-      expect(Math.max(...latencies)).toBeLessThan(1_000);
+      expect(Math.max(...latencies)).toBeLessThan(2_000);
       await dribble;
       // Each slow request is answered once complete.
       for (const answer of answers) {
