@@ -18,7 +18,7 @@ import {
 import { FaultyObjectStore, parseFaultSpec } from '@tributary/stream/testing';
 import { FileWal, MemoryWal, type WriteAheadLog } from '@tributary/wal';
 import { KafkaError } from './errors.ts';
-import { closeGroupCoordinator, type GroupBrokerOptions } from './groups/index.ts';
+import { closeGroupCoordinator, type GroupBrokerOptions, onTopicDeleted } from './groups/index.ts';
 import { buildHandlers } from './handlers/index.ts';
 import { Partition, type PartitionSettings } from './partition.ts';
 import { ProducerIds } from './producer-ids.ts';
@@ -284,6 +284,7 @@ export class Broker {
           () => {},
         );
     for (const part of rec.partitions) await this.streams.deleteStream(part.streamId);
+    await onTopicDeleted(this, name);
     this.logger.info({ topic: name }, 'topic deleted');
   }
 

@@ -299,4 +299,42 @@ describe('group APIs on the wire', () => {
     });
     expect(d.groups[0]).toMatchObject({ errorCode: 0, groupState: 'Dead' });
   });
+
+  it('deleting a topic removes its committed offsets', async () => {
+    const { c } = await broker();
+    const commit = await c.request(ApiKey.OffsetCommit, 8, {
+      groupId: 'del',
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
+      retentionTimeMs: -1n,
+      topics: [
+        {
+          name: 't',
+          partitions: [0, 1, 2].map((partitionIndex) => ({
+            partitionIndex,
+            committedOffset: 3n,
+            committedLeaderEpoch: -1,
+            commitTimestamp: -1n,
+            committedMetadata: null,
+          })),
+        },
+      ],
+    });
+    expect(commit.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode)).toEqual([0, 0, 0]);
+    const del = await c.request(ApiKey.DeleteTopics, 5, { topics: [], topicNames: ['t'], timeoutMs: 5000 });
+    expect(del.responses[0].errorCode).toBe(0);
+    await c.request(ApiKey.CreateTopics, 7, {
+      topics: [{ name: 't', numPartitions: 3, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    const got = await c.request(ApiKey.OffsetFetch, 7, {
+      groupId: 'del',
+      topics: null,
+      groups: [],
+      requireStable: false,
+    });
+    expect(got.topics).toEqual([]);
+  });
 });

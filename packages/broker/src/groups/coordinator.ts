@@ -1066,6 +1066,34 @@ export class GroupCoordinator {
     return ErrorCode.NONE;
   }
 
+  /** A topic was deleted: its committed offsets are removed from every group (as Kafka does). */
+  async deleteTopicOffsets(topic: string): Promise<number> {
+    if (this.options.logExists()) await this.list(); // every partition loaded
+    let removed = 0;
+    for (const s of [...this.shards.values()]) {
+      for (const g of [...s.groups.values()]) {
+        const byPartition = g.offsets.get(topic);
+        if (!byPartition || byPartition.size === 0) continue;
+        const records = [...byPartition.keys()].map((p) => ({
+          key: encodeOffsetKey(g.groupId, topic, p),
+          value: null,
+        }));
+        try {
+          await this.write(s, records);
+        } catch (err) {
+          this.options.logger.warn(
+            { group: g.groupId, topic, err: String(err) },
+            'removing offsets of a deleted topic failed',
+          );
+          continue;
+        }
+        g.offsets.delete(topic);
+        removed += records.length;
+      }
+    }
+    return removed;
+  }
+
   /**
    * Offset retention: offsets of a group that has been empty for offsetsRetentionMs (counted
    * from the commit for offset-only groups), and offsets past an explicit expiry, are removed

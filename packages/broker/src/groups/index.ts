@@ -77,4 +77,14 @@ export function closeGroupCoordinator(b: Broker): void {
   coordinators.delete(b);
 }
 
+/** Broker.deleteTopic calls this: committed offsets of the topic go (never fails the deletion). */
+export async function onTopicDeleted(b: Broker, topic: string): Promise<void> {
+  if (topic === OFFSETS_TOPIC) return;
+  try {
+    await groupCoordinator(b).deleteTopicOffsets(topic);
+  } catch (err) {
+    b.logger.warn({ topic, err: String(err) }, 'removing committed offsets of a deleted topic failed');
+  }
+}
+
 export { GroupCoordinator } from './coordinator.ts';
