@@ -8,6 +8,7 @@ import type { S3ObjectStore } from '../src/object-store/s3.ts';
 import { removeTempDirs } from './faults/env.ts';
 import { backpressureWhileStalled, errorsDuringUploads } from './faults/scenarios.ts';
 import { busyEverything } from './faults/scenarios-busy.ts';
+import { killedWriter } from './faults/scenarios-kill.ts';
 import {
   type CrashPoint,
   crashPoint,
@@ -155,5 +156,12 @@ describe('stream faults (moto S3)', () => {
   }, async () => {
     const r = await s3ConnectionRefused(server(), 'refused', 105, 3_000);
     console.log(`s3 connection refused: ${JSON.stringify(r)}`);
+  });
+
+  it('a writer process SIGKILLed while appending and uploading to S3, twice', {
+    timeout: 120_000,
+  }, async () => {
+    const r = await withPrefix('kill', (s3) => killedWriter(s3, server().uri('kill'), 112));
+    console.log(`s3 killed writer: ${JSON.stringify(r)}`);
   });
 });

@@ -3,10 +3,12 @@
  * and an EmbeddedMetadataStore in temp directories (scenarios in faults/scenarios*.ts).
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { FileObjectStore } from '../src/object-store/file.ts';
 import { MemoryObjectStore } from '../src/object-store/memory.ts';
-import { removeTempDirs } from './faults/env.ts';
+import { removeTempDirs, tempDir } from './faults/env.ts';
 import { backpressureWhileStalled, errorsDuringUploads } from './faults/scenarios.ts';
 import { busyEverything } from './faults/scenarios-busy.ts';
+import { killedWriter } from './faults/scenarios-kill.ts';
 import {
   type CrashPoint,
   crashPoint,
@@ -167,4 +169,12 @@ describe('stream faults (memory object store)', () => {
       console.log(`wal ${op} error: ${JSON.stringify(r)}`);
     });
   }
+
+  it('a writer process SIGKILLed while appending and uploading (file object store), twice', {
+    timeout: 90_000,
+  }, async () => {
+    const root = await tempDir('kill-objects');
+    const r = await killedWriter(new FileObjectStore(root), `file://${root}`, 111);
+    console.log(`killed writer: ${JSON.stringify(r)}`);
+  });
 });
