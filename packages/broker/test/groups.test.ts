@@ -448,6 +448,35 @@ describe('group coordinator', () => {
     expect(await make(log).list()).toEqual([]);
   });
 
+  it('expires offsets of topics a stable consumer group no longer subscribes to', async () => {
+    const c = make(new MemoryGroupLog(), { offsetsRetentionMs: 1000 });
+    // ConsumerProtocolSubscription v0: topics ["t"], no user data.
+    const sub = Buffer.from([0, 0, 0, 0, 0, 1, 0, 1, 116, 255, 255, 255, 255]);
+    const a = await joinNew(c, 'g', { protocols: [{ name: 'range', metadata: sub }] });
+    await c.sync({
+      groupId: 'g',
+      generationId: 1,
+      memberId: a.memberId,
+      groupInstanceId: null,
+      protocolType: null,
+      protocolName: null,
+      assignments: [],
+    });
+    const off = (topic: string) => ({ topic, partition: 0, offset: 1n, leaderEpoch: -1, metadata: '' });
+    expect(
+      await c.commit({
+        groupId: 'g',
+        generationId: 1,
+        memberId: a.memberId,
+        groupInstanceId: null,
+        retentionTimeMs: -1,
+        offsets: [off('t'), off('old')],
+      }),
+    ).toBe(0);
+    expect(await c.expireOffsets(Date.now() + 2000)).toBe(1);
+    expect((await c.fetchOffsets('g', null)).map((t) => t.name)).toEqual(['t']);
+  });
+
   it('static members rejoin without a rebalance and fence their old id', async () => {
     const log = new MemoryGroupLog();
     const c = make(log);

@@ -1108,15 +1108,22 @@ export class GroupCoordinator {
       for (const g of [...s.groups.values()]) {
         if (g.state === 'Dead') continue;
         const empty = g.state === 'Empty';
+        // A stable consumer group's offsets of topics no member subscribes to expire from their commit (KIP-496).
+        const subscribed = g.state === 'Stable' ? g.subscribedTopics() : undefined;
         const records: GroupLogRecord[] = [];
         const gone: [string, number][] = [];
         for (const [topic, byPartition] of g.offsets) {
+          const unsubscribed = subscribed !== undefined && !subscribed.has(topic);
           for (const [p, v] of byPartition) {
             const base =
-              g.protocolType === null ? v.commitTimestamp : Math.max(g.stateTimestamp, v.commitTimestamp);
+              g.protocolType === null || unsubscribed
+                ? v.commitTimestamp
+                : Math.max(g.stateTimestamp, v.commitTimestamp);
             const dead =
               (v.expireTimestamp >= 0 && now >= v.expireTimestamp) ||
-              (v.expireTimestamp < 0 && empty && now - base >= this.options.offsetsRetentionMs);
+              (v.expireTimestamp < 0 &&
+                (empty || unsubscribed) &&
+                now - base >= this.options.offsetsRetentionMs);
             if (dead) {
               records.push({ key: encodeOffsetKey(g.groupId, topic, p), value: null });
               gone.push([topic, p]);
