@@ -61,6 +61,10 @@ describe('stream simulation', () => {
           `${sum((r) => r.callsAfterClose)} I/O calls by closed stores, features [${features.join(', ')}], ` +
           `${sum((r) => r.elapsedMs)} ms`,
       );
+      for (const r of reports) {
+        if (r.closeStrays.length > 0)
+          console.log(`seed ${r.seed}: closed stores still did I/O: ${r.closeStrays.join('; ')}`);
+      }
       expect(failures.length, failures.join('\n\n')).toBe(0);
     },
     Math.max(60_000, seeds.length * ops * 50),

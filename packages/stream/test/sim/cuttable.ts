@@ -108,8 +108,12 @@ export class Fuse {
     );
   }
 
+  /** The first calls refused after the cut (names). */
+  readonly refusedCalls: string[] = [];
+
   private refuse<T>(what: string): Promise<T> {
     this.refused++;
+    if (this.refusedCalls.length < 5) this.refusedCalls.push(what);
     if (this.mode === 'hang') return new Promise<T>(() => {});
     return Promise.reject(new CrashedError(`${this.name}: ${what} after the crash`));
   }

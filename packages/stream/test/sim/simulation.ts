@@ -97,6 +97,8 @@ export interface SimReport {
    * MetadataError('unavailable') through, by call (`fetch`, `open`, `StreamStore.start`).
    */
   clientRetries: number;
+  /** Closed stores' I/O after close() resolved, as `#op: calls`. */
+  closeStrays: string[];
   clientRetriesBy: Record<string, number>;
   /** Calls of a cleanly closed store that came after its close (should be 0). */
   callsAfterClose: number;
@@ -341,6 +343,7 @@ class Simulation {
       lostAnswers: 0,
       callsAfterClose: 0,
       clientRetries: 0,
+      closeStrays: [],
       clientRetriesBy: {},
       features: [],
       elapsedMs: 0,
@@ -1335,8 +1338,11 @@ class Simulation {
     old.fuse.cut('reject');
     await this.startIncarnation(false);
     this.report.callsAfterClose += old.fuse.calls - before + old.fuse.refused;
-    if (old.fuse.refused > 0)
-      this.problemNote(`a closed store made ${old.fuse.refused} I/O calls after close()`);
+    if (old.fuse.refused > 0) {
+      const note = `${old.fuse.refused} I/O calls after close() (${old.fuse.refusedCalls.join(', ')})`;
+      this.problemNote(`a closed store made ${note}`);
+      this.report.closeStrays.push(`#${this.opIndex}: ${note}`);
+    }
     for (const id of this.ownIds()) {
       if (!this.everOpened(id)) continue;
       await this.open(id, this.model(id).epoch + this.rng.int(0, 1));
