@@ -99,6 +99,8 @@ interface ObjectInfo {
   streams: ObjectStreamRecord[];
   /** Bytes of ranges above their stream's start offset. */
   liveBytes: number;
+  /** Bytes of all committed ranges (the object without index, footer and uncommitted parts). */
+  dataBytes: number;
   distinctStreams: number;
 }
 
@@ -127,7 +129,9 @@ export class Maintenance {
     const streams = await this.loadStreams(objects);
     for (const obj of objects) {
       obj.liveBytes = 0;
+      obj.dataBytes = 0;
       for (const r of obj.streams) {
+        obj.dataBytes += r.size;
         const s = streams.get(r.streamId);
         if (s !== undefined && r.endOffset > s.startOffset) obj.liveBytes += r.size;
       }
@@ -138,7 +142,8 @@ export class Maintenance {
     // Phase 2: merge / split / rewrite.
     const candidates = objects.filter((obj) => {
       if (obj.liveBytes === 0) return false;
-      if (obj.liveBytes < obj.size * o.liveFractionMin) return true;
+      // Live data against committed data (index and footer overhead would never shrink).
+      if (obj.liveBytes < obj.dataBytes * o.liveFractionMin) return true;
       if (obj.size >= o.smallObjectBytes) return false;
       return obj.distinctStreams > 1 || obj.size < o.streamObjectBytes;
     });
@@ -156,7 +161,7 @@ export class Maintenance {
     }
     const worth =
       inputs.length > 1 ||
-      (inputs.length === 1 && inputs[0]!.liveBytes < inputs[0]!.size * o.liveFractionMin);
+      (inputs.length === 1 && inputs[0]!.liveBytes < inputs[0]!.dataBytes * o.liveFractionMin);
     if (worth) await this.rewrite(inputs, streams, o.streamObjectBytes, stats);
     await this.collectGarbage();
     return stats;
@@ -231,6 +236,7 @@ export class Maintenance {
           parts: [],
           streams: [],
           liveBytes: 0,
+          dataBytes: 0,
           distinctStreams: 0,
         };
         byId.set(objectId, info);

@@ -53,13 +53,25 @@ export class CommittedRanges {
     return out;
   }
 
-  /** Re-reads one stream's ranges (another store may have committed or compacted objects of it). */
+  /**
+   * Re-reads one stream's ranges (another store may have committed or compacted objects of
+   * it). A scan that raced a change made here (a commit or compaction of this store) is
+   * discarded and done again, so a stale scan never replaces newer ranges.
+   */
   async reload(metadata: MetadataStore, streamId: number): Promise<void> {
-    const fresh = new CommittedRanges();
-    await fresh.scan(metadata, streamId);
-    this.forget(streamId);
-    for (const r of fresh.list(streamId)) this.add(streamId, r);
+    for (let attempt = 0; ; attempt++) {
+      const before = this.changes;
+      const fresh = new CommittedRanges();
+      await fresh.scan(metadata, streamId);
+      if (this.changes !== before && attempt < 5) continue;
+      this.forget(streamId);
+      for (const r of fresh.list(streamId)) this.add(streamId, r);
+      return;
+    }
   }
+
+  /** Counts changes (add, removeObject, forget), for {@link reload}. */
+  private changes = 0;
 
   private async scan(metadata: MetadataStore, only: number | undefined): Promise<void> {
     let after: string | undefined;
@@ -88,12 +100,28 @@ export class CommittedRanges {
     }
   }
 
-  /** Adds a range (kept sorted by start offset). */
+  /**
+   * Adds a range (kept sorted by start offset). Ranges of other objects overlapping it are
+   * superseded (a consistent view never has two objects for one offset) and dropped; the same
+   * range of the same object is not added twice.
+   */
   add(streamId: number, range: CommittedRange): void {
+    this.changes++;
     let list = this.byStream.get(streamId);
     if (!list) {
       list = [];
       this.byStream.set(streamId, list);
+    }
+    if (list.some((r) => r.objectId === range.objectId && r.startOffset === range.startOffset)) return;
+    const overlapping = list.filter(
+      (r) => r.startOffset < range.endOffset && range.startOffset < r.endOffset,
+    );
+    if (overlapping.length > 0) {
+      list = list.filter((r) => !overlapping.includes(r));
+      this.byStream.set(streamId, list);
+      for (const r of overlapping) {
+        if (!list.some((x) => x.objectId === r.objectId)) this.byObject.get(r.objectId)?.delete(streamId);
+      }
     }
     let i = list.length;
     while (i > 0 && list[i - 1]!.startOffset > range.startOffset) i--;
@@ -108,6 +136,7 @@ export class CommittedRanges {
 
   /** Drops every range of an object (compacted or deleted). */
   removeObject(objectId: number): void {
+    this.changes++;
     const streams = this.byObject.get(objectId);
     if (!streams) return;
     this.byObject.delete(objectId);
@@ -143,6 +172,7 @@ export class CommittedRanges {
 
   /** Forgets a stream's ranges (before reloading them). */
   forget(streamId: number): void {
+    this.changes++;
     const list = this.byStream.get(streamId);
     if (!list) return;
     this.byStream.delete(streamId);

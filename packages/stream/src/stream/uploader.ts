@@ -270,8 +270,10 @@ export class Uploader {
         return;
       }
       // 'expired': the collector took the prepared object (a stall longer than the timeout):
-      // make sure no late PUT of ours survives it, then upload again under a new id.
-      await retryForever(() => this.d.objectStore.delete(key), stopped);
+      // make sure no late PUT of ours survives it, then upload again under a new id. An
+      // object with a garbage record is the collector's to delete (it may still be read).
+      const marked = await retryForever(() => this.d.metadata.get(garbageKey(objectId)), stopped);
+      if (marked === undefined) await retryForever(() => this.d.objectStore.delete(key), stopped);
     }
   }
 
@@ -302,7 +304,9 @@ export class Uploader {
           );
           if (p === undefined) return 'expired';
         }
-        chunk = await this.dropFenced(chunk);
+        // Under the lock: a trim of this store is then already in the state it compares with.
+        const current = chunk;
+        chunk = await this.d.metaLock.run(() => this.dropFenced(current));
       }
     }
     return preparedLive ? 'fenced' : 'committed';
@@ -325,7 +329,7 @@ export class Uploader {
       compare.push({ key: preparedKey(objectId), target: 'exists', op: '==', value: true });
       success.push({ type: 'delete', key: preparedKey(objectId) });
     }
-    const updates: { state: StreamState; endOffset: number }[] = [];
+    const updates: { state: StreamState; endOffset: number; nextBytes: Buffer }[] = [];
     for (const r of ranges) {
       const state = this.d.state(r.streamId);
       if (!state) throw new StreamStoreError(`no state for stream ${r.streamId}`);
@@ -336,24 +340,39 @@ export class Uploader {
       }
       compare.push({ key: streamKey(r.streamId), target: 'value', op: '==', value: state.recordBytes });
       const next = { ...state.record, endOffset: r.endOffset };
-      success.push({ type: 'put', key: streamKey(r.streamId), value: encodeStreamRecord(next) });
-      updates.push({ state, endOffset: r.endOffset });
+      const nextBytes = encodeStreamRecord(next);
+      success.push({ type: 'put', key: streamKey(r.streamId), value: nextBytes });
+      updates.push({ state, endOffset: r.endOffset, nextBytes });
     }
     const res = await retryForever(
       () => this.d.metadata.txn({ compare, success }),
       () => this.d.stopped(),
     );
+    let compacted = false;
     if (!res.succeeded) {
-      // A retried txn that had applied fails its compares: our part record tells.
-      const kv = await retryForever(
-        () => this.d.metadata.get(recordKey),
-        () => this.d.stopped(),
-      );
-      if (kv === undefined || !kv.value.equals(value)) return false;
+      // A retried txn that had applied (answer lost) fails its compares. Our part record tells;
+      // if a compaction has already replaced it, a stream record holding exactly the end this
+      // txn wrote does (nobody else writes that value).
+      const stopped = () => this.d.stopped();
+      const kv = await retryForever(() => this.d.metadata.get(recordKey), stopped);
+      if (kv === undefined || !kv.value.equals(value)) {
+        let applied = false;
+        for (const u of updates) {
+          const sk = await retryForever(() => this.d.metadata.get(streamKey(u.state.id)), stopped);
+          if (sk?.value.equals(u.nextBytes)) applied = true;
+        }
+        if (!applied) return false;
+        compacted = true;
+      }
     }
     this.stats.commitTxns++;
     for (const { state, endOffset } of updates) {
       state.setRecord({ ...state.record, endOffset });
+    }
+    if (compacted) {
+      // The object is already replaced: read the streams' ranges as they are now.
+      for (const u of updates) await this.d.ranges.reload(this.d.metadata, u.state.id);
+      return true;
     }
     for (const r of ranges) {
       this.d.ranges.add(r.streamId, {
@@ -383,6 +402,16 @@ export class Uploader {
         continue;
       }
       const stored = kv === undefined ? undefined : decodeStreamRecord(kv.value);
+      if (
+        stored !== undefined &&
+        stored.epoch === state.record.epoch &&
+        stored.owner === state.record.owner
+      ) {
+        // Still ours (only this store writes it at this epoch): adopt what is stored.
+        state.setRecord(stored);
+        keep.push(r);
+        continue;
+      }
       state.fenced = new FencedError(
         r.streamId,
         `stream ${r.streamId} was taken over (epoch ${stored?.epoch ?? 'deleted'}, owner ${stored?.owner ?? '-'}); ` +
