@@ -173,16 +173,30 @@ for (const [client, assignor] of CASES) {
         await produce(1200, 1200);
         await until('records 0–2400 consumed', () => allSeen(0, 2400));
 
-        // SIGKILL: the last member takes everything after the session timeout.
+        // SIGKILL while records flow: the last member takes everything after the session
+        // timeout, and re-reads what the killed member consumed but had not committed.
         const killedOwned = new Set(ms[1]!.assigned);
+        const flowing = (async () => {
+          for (let i = 2400; i < 3600; i += 100) {
+            await produce(i, 100);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        })();
+        const killedBefore = ms[1]!.deliveries.length;
+        await until(
+          'the member to kill consumes new records',
+          () => ms[1]!.deliveries.length > killedBefore + 20,
+        );
         ms[1]!.child.kill('SIGKILL');
+        await flowing;
         await until('one member with 12 partitions', () => ms[0]!.assigned.length === 12, 30_000);
-        const settled = ms[0]!.deliveries.length;
-        await produce(2400, 1200);
         await until('records 0–3600 consumed', () => allSeen(0, 3600));
+        // Settled: what is produced now is delivered exactly once.
+        const settled = ms[0]!.deliveries.length;
+        await produce(3600, 1200);
+        await until('records 0–4800 consumed', () => allSeen(0, 4800));
         await new Promise((r) => setTimeout(r, 500));
-        // Settled: exactly once.
-        const late = ms[0]!.deliveries.slice(settled).filter(([v]) => Number(v.slice(1)) >= 2400);
+        const late = ms[0]!.deliveries.slice(settled).filter(([v]) => Number(v.slice(1)) >= 3600);
         expect(late.length).toBe(1200);
         expect(new Set(late.map(([v]) => v)).size).toBe(1200);
         // Duplicates only on the killed member's partitions.
@@ -198,7 +212,7 @@ for (const [client, assignor] of CASES) {
             }
         for (const p of dupPartitions) expect(killedOwned.has(p)).toBe(true);
         console.log(
-          `${client} ${assignor}: 3600 records, ${dups / 2} delivered twice (killed member's last poll)`,
+          `${client} ${assignor}: 4800 records, ${dups / 2} delivered twice (killed member's uncommitted poll)`,
         );
 
         ms[0]!.child.stdin!.write('stop\n');
