@@ -60,8 +60,22 @@ interface Member {
 
 type Client = 'java' | 'librdkafka';
 
-function member(client: Client, b: Broker, group: string, topic: string, assignor: string): Member {
-  const args = [`127.0.0.1:${b.address.port}`, group, topic, assignor, '6000'];
+function member(
+  client: Client,
+  b: Broker,
+  group: string,
+  topic: string,
+  assignor: string,
+  instanceId?: string,
+): Member {
+  const args = [
+    `127.0.0.1:${b.address.port}`,
+    group,
+    topic,
+    assignor,
+    '6000',
+    ...(instanceId ? [instanceId] : []),
+  ];
   const child =
     client === 'java'
       ? spawn(
@@ -226,3 +240,48 @@ for (const [client, assignor] of CASES) {
     }, 180_000);
   });
 }
+
+describe('Java static membership', () => {
+  it('a SIGKILLed static member restarted within its session timeout gets its partitions back without a rebalance', async () => {
+    const b = await startBroker({
+      port: 0,
+      wal: 'memory://',
+      objectStore: 'memory://',
+      metadata: 'memory',
+      groupInitialRebalanceDelayMs: 500,
+      groupMinSessionTimeoutMs: 1000,
+      offsetsTopicPartitions: 8,
+    });
+    cleanups.push(() => b.close());
+    const k = new Kafka({
+      clientId: 'groups-java',
+      brokers: [`127.0.0.1:${b.address.port}`],
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = k.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    await admin.createTopics({ topics: [{ topic: 'static12', numPartitions: 12 }] });
+    const a = member('java', b, 'jstatic', 'static12', 'range', 'ja');
+    const c = member('java', b, 'jstatic', 'static12', 'range', 'jc');
+    await until(
+      'two static members with 6 partitions each',
+      () => a.assigned.length === 6 && c.assigned.length === 6,
+    );
+    const before = a.assigned;
+    const cLines = c.lines.length;
+    a.child.kill('SIGKILL');
+    const a2 = member('java', b, 'jstatic', 'static12', 'range', 'ja');
+    await until('the restarted member is assigned', () => a2.assigned.length > 0, 30_000);
+    expect(a2.assigned).toEqual(before);
+    // Past the session timeout (6 s) of the killed process: still no rebalance.
+    await new Promise((r) => setTimeout(r, 7000));
+    expect(c.lines.slice(cLines)).toEqual([]);
+    expect(a2.lines.filter((l) => l.startsWith('assigned') || l.startsWith('revoked'))).toEqual([
+      `assigned ${before.join(',')}`,
+    ]);
+    const d = await admin.describeGroups(['jstatic']);
+    expect(d.groups[0]!.state).toBe('Stable');
+    expect(d.groups[0]!.members.length).toBe(2);
+  }, 90_000);
+});
