@@ -422,6 +422,23 @@ describe('group coordinator', () => {
     expect(await c2.list()).toEqual([]);
   });
 
+  it('a deletion racing a commit leaves memory and the log agreeing', async () => {
+    const log = new MemoryGroupLog();
+    const c = make(log);
+    const off = (partition: number) => [{ topic: 't', partition, offset: 5n, leaderEpoch: -1, metadata: '' }];
+    const base = { groupId: 's', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1 };
+    expect(await c.commit({ ...base, offsets: off(0) })).toBe(0);
+    log.appendDelayMs = 30;
+    const inFlight = c.commit({ ...base, offsets: off(1) });
+    await sleep(1);
+    expect(await c.deleteGroup('s')).toBe(0);
+    expect(await inFlight).toBe(0);
+    expect(await c.list()).toEqual([]);
+    const c2 = make(log);
+    expect(await c2.list()).toEqual([]);
+    expect(await c2.fetchOffsets('s', null)).toEqual([]);
+  });
+
   it('expires offsets of groups empty for longer than the retention', async () => {
     const log = new MemoryGroupLog();
     const c = make(log, { offsetsRetentionMs: 1000 });

@@ -915,13 +915,21 @@ export class GroupCoordinator {
       key: encodeOffsetKey(p.groupId, o.topic, o.partition),
       value: encodeOffsetValue(values[i]!),
     }));
+    const keys = p.offsets.map((o) => `${o.topic}\u0000${o.partition}`);
+    for (const k of keys) g.committing.set(k, (g.committing.get(k) ?? 0) + 1);
     try {
       await this.write(s, records);
     } catch (err) {
       return storeErrorCode(err, true);
+    } finally {
+      for (const k of keys) {
+        const n = (g.committing.get(k) ?? 1) - 1;
+        if (n <= 0) g.committing.delete(k);
+        else g.committing.set(k, n);
+      }
     }
-    const group = s.groups.get(p.groupId) ?? g;
-    if (group !== g || g.state === 'Dead') return ErrorCode.NONE;
+    // Deleted meanwhile: its tombstones (written after this commit) covered these keys.
+    if (s.groups.get(p.groupId) !== g || g.state === 'Dead') return ErrorCode.NONE;
     p.offsets.forEach((o, i) => {
       let byPartition = g.offsets.get(o.topic);
       if (!byPartition) {
@@ -1046,9 +1054,13 @@ export class GroupCoordinator {
 
   private async removeGroup(s: Shard, g: Group): Promise<number> {
     const records: GroupLogRecord[] = [];
+    const keys = new Set(g.committing.keys());
     for (const [topic, byPartition] of g.offsets)
-      for (const p of byPartition.keys())
-        records.push({ key: encodeOffsetKey(g.groupId, topic, p), value: null });
+      for (const p of byPartition.keys()) keys.add(`${topic}\u0000${p}`);
+    for (const k of keys) {
+      const at = k.lastIndexOf('\u0000');
+      records.push({ key: encodeOffsetKey(g.groupId, k.slice(0, at), Number(k.slice(at + 1))), value: null });
+    }
     records.push({ key: encodeGroupKey(g.groupId), value: null });
     g.transition('Dead', Date.now());
     s.groups.delete(g.groupId);

@@ -89,6 +89,8 @@ export class Group {
   /** Member ids handed out with MEMBER_ID_REQUIRED, waiting for the member's second join. */
   readonly pending = new Map<string, NodeJS.Timeout>();
   readonly offsets = new Map<string, Map<number, OffsetValue>>();
+  /** Offset keys (`topic` NUL `partition`) of commits being written: a deletion tombstones them too. */
+  readonly committing = new Map<string, number>();
   /** The join phase's timer (rebalance timeout or the initial delay). */
   joinTimer: NodeJS.Timeout | undefined;
   /** Initial delayed join: a member arrived since the last tick; rebalance time left. */
