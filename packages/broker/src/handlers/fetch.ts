@@ -79,7 +79,7 @@ export function fetchHandler(b: Broker): ApiHandler<FetchRequest, FetchResponse>
         topicId: t.topicId,
         partitions: t.partitions.map((p) => ({
           req: p,
-          partition: b.partition(t.topic, p.partition).catch(() => undefined),
+          partition: b.partition(topicName(b, t.topic), p.partition).catch(() => undefined),
         })),
       }));
       const readerBase = `${ctx.connectionId}`;
@@ -98,6 +98,19 @@ export function fetchHandler(b: Broker): ApiHandler<FetchRequest, FetchResponse>
       }
     },
   };
+}
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The topic a Fetch names. @platformatic/kafka 1.35 writes the topic id, as UUID text, into
+ * the v12 name field: a name that is no topic but is a known topic id in that form is
+ * taken as that topic (the response echoes the name as sent, which is what it expects).
+ */
+function topicName(b: Broker, name: string): string {
+  if (b.topics.get(name) !== undefined || !UUID_TEXT.test(name)) return name;
+  const id = Buffer.from(name.replace(/-/g, ''), 'hex').toString('base64url');
+  return b.topics.nameOfId(id) ?? name;
 }
 
 type Target = {
