@@ -213,7 +213,9 @@ export async function walPressureWhileStalled(
           last = ledger.count;
           stableSince = Date.now();
         }
-        return Date.now() - stableSince > 300;
+        // Full: less than one more small record's group left.
+        const full = proc.wal.capacityBytes - proc.wal.usedBytes < 16 * 1024;
+        return full && Date.now() - stableSince > 300;
       },
       10_000,
       'appends to stop on a full WAL',
