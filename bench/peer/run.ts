@@ -365,8 +365,12 @@ async function main(): Promise<void> {
     const pid = arg('--tributary-pid');
     targets.push(externalTarget('tributary', external, pid ? Number(pid) : undefined));
   } else if (!process.argv.includes('--no-tributary')) {
-    if (tributaryAvailable()) targets.push(tributaryTarget({ dir: join(dir, 'tributary') }));
-    else console.log('tributary: packages/broker/src/index.ts not there yet, running Apache Kafka only');
+    // Same group setting as the Kafka peer (group.initial.rebalance.delay.ms=0 there).
+    if (tributaryAvailable()) {
+      targets.push(
+        tributaryTarget({ dir: join(dir, 'tributary'), options: { groupInitialRebalanceDelayMs: 0 } }),
+      );
+    } else console.log('tributary: packages/broker/src/index.ts not there yet, running Apache Kafka only');
   }
 
   const result = await runPeerBench(targets, params);

@@ -17,7 +17,7 @@ import {
 import type { ApiHandler, RequestContext } from '@tributary/server';
 import type { Broker } from '../broker.ts';
 import { errorCodeOf, KafkaError } from '../errors.ts';
-import type { Partition } from '../partition.ts';
+import type { Partition, ReadResult } from '../partition.ts';
 import { checkLeaderEpoch, EMPTY_RECORDS } from './common.ts';
 
 /** Longest wait honoured (Kafka caps nothing; this keeps a stuck client from pinning a handler). */
@@ -131,9 +131,34 @@ async function readAll(
   let total = 0;
   const live: Partition[] = [];
   const responses = [];
+  // When every partition's limit fits the request's, all reads start at once (object reads
+  // overlap instead of queueing partition after partition); otherwise they go in order and
+  // each gets what is left of maxBytes.
+  const all = targets.flatMap((t) => t.partitions);
+  const concurrent = all.reduce((n, x) => n + Math.max(0, x.req.partitionMaxBytes), 0) <= req.maxBytes;
+  const early = new Map<object, Promise<ReadResult>>();
+  if (concurrent) {
+    for (const x of all) {
+      const pr = x.req;
+      early.set(
+        x,
+        x.partition.then((p) => {
+          if (p === undefined) return { records: null, bytes: 0 };
+          checkLeaderEpoch(pr.currentLeaderEpoch, p.leaderEpoch);
+          return p.read(
+            Number(pr.fetchOffset),
+            Math.max(1, pr.partitionMaxBytes),
+            `${readerBase}/${pr.partition}`,
+          );
+        }),
+      );
+    }
+    for (const r of early.values()) r.catch(() => {});
+  }
   for (const t of targets) {
     const partitions: FetchResponsePartitionData[] = [];
-    for (const { req: pr, partition } of t.partitions) {
+    for (const x of t.partitions) {
+      const { req: pr, partition } = x;
       const p = await partition;
       if (p === undefined) {
         partitions.push(partitionData(pr.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, readCommitted));
@@ -144,9 +169,10 @@ async function readAll(
         checkLeaderEpoch(pr.currentLeaderEpoch, p.leaderEpoch);
         const offset = Number(pr.fetchOffset);
         const room = req.maxBytes - total;
-        if (room > 0 || total === 0) {
+        const started = early.get(x);
+        if (started !== undefined || room > 0 || total === 0) {
           const limit = Math.max(1, Math.min(pr.partitionMaxBytes, room > 0 ? room : pr.partitionMaxBytes));
-          const r = await p.read(offset, limit, `${readerBase}/${pr.partition}`);
+          const r = await (started ?? p.read(offset, limit, `${readerBase}/${pr.partition}`));
           if (r.records !== null) {
             out.records = r.records;
             total += r.bytes;
