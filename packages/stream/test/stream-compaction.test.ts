@@ -1,6 +1,7 @@
 import { createMemoryWalStore, MemoryWal } from '@tributary/wal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryMetadataStore } from '../src/metadata/memory.ts';
+import { objectKey } from '../src/object-format/keys.ts';
 import { MemoryObjectStore } from '../src/object-store/memory.ts';
 import type { ObjectStore } from '../src/object-store/types.ts';
 import { decodeObjectRecord, GARBAGE_PREFIX, OBJECTS_PREFIX, PREPARED_PREFIX } from '../src/stream/codec.ts';
@@ -290,5 +291,32 @@ describe('stream compaction and garbage collection', () => {
     expect(recs.map((r) => r.rec.streams.map((x) => x.streamId))).toEqual([[2]]);
     expect((await objects.list({})).objects.length).toBe(1);
     await expectBatches(kept, 0, 10);
+  });
+
+  it('sweeps objects no record names (a late PUT after its prepared record expired), keeps the rest', async () => {
+    const clock = new VirtualClock(0);
+    const objects = new MemoryObjectStore();
+    const meta = newMeta();
+    const store = await startStore({
+      objectStore: objects,
+      metadata: meta,
+      clock,
+      orphanSweepIntervalMs: 60_000,
+    });
+    const s = await store.open(1, 1);
+    await appendN(s, 0, 3);
+    await store.flush();
+    await objects.put(objectKey('objects', 999), [Buffer.from('late put')]);
+    await objects.put('objects/not-an-object.txt', [Buffer.from('x')]);
+    // Not yet due: collectGarbage sweeps only every orphanSweepIntervalMs.
+    expect((await store.collectGarbage()).deletedObjects).toBe(0);
+    await clock.advance(60_000);
+    expect((await store.collectGarbage()).deletedObjects).toBe(1);
+    const keys = (await objects.list({})).objects.map((o) => o.key);
+    expect(keys).not.toContain(objectKey('objects', 999));
+    expect(keys).toContain('objects/not-an-object.txt');
+    expect(keys.length).toBe(2);
+    expect(await store.sweepOrphans()).toEqual({ deletedObjects: 0 });
+    await expectBatches(s, 0, 6);
   });
 });

@@ -10,7 +10,7 @@
  * abandons the round (its outputs become garbage) and the next round starts over.
  */
 import type { Compare, MetadataStore, TxnOp } from '../metadata/types.ts';
-import { objectKey } from '../object-format/keys.ts';
+import { objectKey, parseObjectKey } from '../object-format/keys.ts';
 import { parseFooter, parseIndex, type ReadBatch, readBlock } from '../object-format/reader.ts';
 import { ObjectWriter } from '../object-format/writer.ts';
 import { type ObjectStore, ObjectStoreError } from '../object-store/types.ts';
@@ -84,6 +84,8 @@ export interface MaintenanceDeps {
   now(): number;
   garbageRetentionMs: number;
   preparedTimeoutMs: number;
+  /** How often collectGarbage also sweeps orphaned objects (lists the whole prefix). */
+  orphanSweepIntervalMs: number;
   stopped(): Error | undefined;
 }
 
@@ -168,12 +170,57 @@ export class Maintenance {
   }
 
   /**
+   * Deletes objects of the store that no metadata record names: a PUT that landed after the
+   * collector had expired its prepared record, with a crash before its writer deleted it.
+   * Objects are listed before the records are read: an object's record (prepared, committed
+   * or garbage) exists from before its PUT until after its deletion, so an object listed
+   * first and named by no record read after is an orphan.
+   */
+  async sweepOrphans(): Promise<{ deletedObjects: number }> {
+    const prefix = this.d.objectKeyPrefix;
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.retry(() =>
+        this.d.objectStore.list({
+          prefix: prefix === '' ? '' : `${prefix}/`,
+          ...(token ? { continuationToken: token } : {}),
+        }),
+      );
+      for (const o of page.objects) keys.push(o.key);
+      token = page.continuationToken;
+    } while (token !== undefined);
+    const named = new Set<number>();
+    for (const kv of await this.rangeAll(OBJECTS_PREFIX)) named.add(parseObjectRecordKey(kv.key).objectId);
+    for (const kv of await this.rangeAll(PREPARED_PREFIX))
+      named.add(Number(kv.key.slice(PREPARED_PREFIX.length)));
+    for (const kv of await this.rangeAll(GARBAGE_PREFIX))
+      named.add(Number(kv.key.slice(GARBAGE_PREFIX.length)));
+    let deletedObjects = 0;
+    for (const key of keys) {
+      const id = parseObjectKey(prefix, key);
+      if (id === null || named.has(id)) continue;
+      await this.retry(() => this.d.objectStore.delete(key));
+      deletedObjects++;
+    }
+    this.lastSweep = this.d.now();
+    return { deletedObjects };
+  }
+
+  private lastSweep: number | undefined;
+
+  /**
    * Deletes marked objects whose retention window is over, and turns prepared objects older
-   * than the timeout into garbage (deleted in the same call).
+   * than the timeout into garbage (deleted in the same call); sweeps orphans every
+   * `orphanSweepIntervalMs`.
    */
   async collectGarbage(): Promise<GarbageStats> {
     const stats: GarbageStats = { deletedObjects: 0, expiredPrepared: 0 };
     const now = this.d.now();
+    this.lastSweep ??= now;
+    if (now - this.lastSweep >= this.d.orphanSweepIntervalMs) {
+      stats.deletedObjects += (await this.sweepOrphans()).deletedObjects;
+    }
     for (const kv of await this.rangeAll(PREPARED_PREFIX)) {
       const rec = decodePendingRecord(kv.value);
       if (now - rec.at < this.d.preparedTimeoutMs) continue;

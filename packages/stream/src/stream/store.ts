@@ -68,6 +68,8 @@ export interface StreamStoreOptions {
   garbageRetentionMs?: number;
   /** Prepared objects never committed are deleted after this long (default 30 min). */
   preparedTimeoutMs?: number;
+  /** Garbage collection also deletes objects no record names this often (default 1 h). */
+  orphanSweepIntervalMs?: number;
   /** Run a compaction round (and garbage collection) this often (default: never, call compact()). */
   compactionIntervalMs?: number;
   /** Tuning of the compaction rounds. */
@@ -158,6 +160,7 @@ export class StreamStore implements StreamHost {
       now: this.now,
       garbageRetentionMs: o.garbageRetentionMs ?? 10 * 60 * 1000,
       preparedTimeoutMs: o.preparedTimeoutMs ?? 30 * 60 * 1000,
+      orphanSweepIntervalMs: o.orphanSweepIntervalMs ?? 60 * 60 * 1000,
       stopped,
     });
   }
@@ -223,7 +226,27 @@ export class StreamStore implements StreamHost {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.maintenance.collectGarbage();
+    return this.track(this.maintenance.collectGarbage());
+  }
+
+  /** Deletes objects no metadata record names (see maintenance.ts); collectGarbage does it hourly. */
+  sweepOrphans(): Promise<{ deletedObjects: number }> {
+    try {
+      this.checkRunning();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.track(this.maintenance.sweepOrphans());
+  }
+
+  /** Maintenance calls in flight (close waits for them). */
+  private readonly background = new Set<Promise<unknown>>();
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.background.add(p);
+    const done = () => this.background.delete(p);
+    p.then(done, done);
+    return p;
   }
 
   /** Current counters. */
@@ -367,6 +390,7 @@ export class StreamStore implements StreamHost {
     if (this.timer) clearInterval(this.timer);
     if (this.compactionTimer) clearInterval(this.compactionTimer);
     await this.compacting?.catch(() => {});
+    await Promise.allSettled([...this.background]);
     for (const state of this.states.values()) await state.drain();
     try {
       await this.flush();
