@@ -153,7 +153,7 @@ describe('stream compaction and garbage collection', () => {
       await store.flush();
     }
     // Newest timestamps of the ranges: 1_000_000, 1_001_000, ... 1_004_000.
-    const sizes = store['ranges'].list(1).map((r: { size: number }) => r.size);
+    const sizes = s.committedRanges().map((r) => r.size);
     expect(sizes.length).toBe(5);
     expect(await s.applyRetention({ retentionMs: 10_000_000 - 1_001_500 })).toBe(40);
     expect(s.startOffset).toBe(40);
