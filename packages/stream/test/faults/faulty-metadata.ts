@@ -28,6 +28,8 @@ export interface MetadataFaultRates {
   get?: number;
   /** A range read fails. */
   range?: number;
+  /** Extra latency of every call, uniform in [0, maxLatencyMs] (widens race windows). */
+  maxLatencyMs?: number;
 }
 
 /** Fails the next `failNext` transactions `match` selects, before or after they apply. */
@@ -51,6 +53,7 @@ export class FaultyMetadata implements MetadataStore {
   readonly counters: MetadataFaultCounters = { txnBefore: 0, txnAfter: 0, get: 0, range: 0 };
   readonly rules: MetadataFaultRule[] = [];
   private readonly rng: Rng;
+  private readonly latencyRng: Rng;
 
   constructor(
     readonly inner: MetadataStore,
@@ -58,6 +61,7 @@ export class FaultyMetadata implements MetadataStore {
     seed = 1,
   ) {
     this.rng = new Rng(seed);
+    this.latencyRng = new Rng((seed ^ 0x9e3779b9) >>> 0);
     this.description = `faulty(${inner.description})`;
   }
 
@@ -65,7 +69,15 @@ export class FaultyMetadata implements MetadataStore {
     return new MetadataError('unavailable', `injected fault: metadata unavailable (${what})`);
   }
 
+  private async delay(): Promise<void> {
+    const max = this.rates.maxLatencyMs ?? 0;
+    if (max <= 0) return;
+    const ms = Math.floor(this.latencyRng.float() * (max + 1));
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+  }
+
   async get(key: string): Promise<KeyValue | undefined> {
+    await this.delay();
     if (this.rng.chance(this.rates.get ?? 0)) {
       this.counters.get++;
       throw this.fault(`get ${key}`);
@@ -74,6 +86,7 @@ export class FaultyMetadata implements MetadataStore {
   }
 
   async range(prefix: string, options?: RangeOptions): Promise<RangePage> {
+    await this.delay();
     if (this.rng.chance(this.rates.range ?? 0)) {
       this.counters.range++;
       throw this.fault(`range ${prefix}`);
@@ -82,6 +95,7 @@ export class FaultyMetadata implements MetadataStore {
   }
 
   async txn(txn: Txn): Promise<TxnResult> {
+    await this.delay();
     let when: 'before' | 'after' | undefined;
     const rule = this.rules.find((r) => r.failNext > 0 && r.match(txn));
     if (rule !== undefined) {
