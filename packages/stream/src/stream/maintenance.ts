@@ -194,9 +194,11 @@ export class Maintenance {
     // reading the prefixes in that order sees every id that existed before the listing at
     // least once, whatever commits or compactions run in between.
     const named = new Set<number>();
-    for (const kv of await this.rangeAll(PREPARED_PREFIX)) named.add(Number(kv.key.slice(PREPARED_PREFIX.length)));
+    for (const kv of await this.rangeAll(PREPARED_PREFIX))
+      named.add(Number(kv.key.slice(PREPARED_PREFIX.length)));
     for (const kv of await this.rangeAll(OBJECTS_PREFIX)) named.add(parseObjectRecordKey(kv.key).objectId);
-    for (const kv of await this.rangeAll(GARBAGE_PREFIX)) named.add(Number(kv.key.slice(GARBAGE_PREFIX.length)));
+    for (const kv of await this.rangeAll(GARBAGE_PREFIX))
+      named.add(Number(kv.key.slice(GARBAGE_PREFIX.length)));
     let deletedObjects = 0;
     for (const key of keys) {
       const id = parseObjectKey(prefix, key);
