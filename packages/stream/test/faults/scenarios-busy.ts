@@ -8,12 +8,14 @@
 import { join } from 'node:path';
 import { FileWal, openNodeWalFile } from '@tributary/wal';
 import { expect } from 'vitest';
+import type { MetadataStore } from '../../src/metadata/types.ts';
 import type { ObjectStore } from '../../src/object-store/types.ts';
 import type { CompactionStats } from '../../src/stream/maintenance.ts';
 import { StreamStore } from '../../src/stream/store.ts';
 import type { Stream } from '../../src/stream/stream.ts';
 import { FaultyObjectStore } from '../../src/testing/index.ts';
 import { DEFAULT_STORE_OPTIONS, Proc, tempDir, WAL_FILE_BYTES } from './env.ts';
+import { FaultyMetadata } from './faulty-metadata.ts';
 import { expectCommittedExactly, listKeys, references, unreferencedKeys } from './inspect.ts';
 import { appendMany, expectStreamMatches, Ledger, openAll, readAll, rngOf } from './workload.ts';
 
@@ -63,8 +65,23 @@ export async function busyEverything(
   });
   const rng = rngOf(seed);
   const ledger = new Ledger();
-  const timing = { garbageRetentionMs: 0, uploadIntervalMs: 30, blockCacheBytes: 64 * 1024 };
-  let proc = await Proc.start({ dir, objectStore: faulty, store: timing });
+  // Every collection also sweeps orphans (listing the prefix) while uploads and compactions commit.
+  const timing = {
+    garbageRetentionMs: 0,
+    uploadIntervalMs: 30,
+    blockCacheBytes: 64 * 1024,
+    orphanSweepIntervalMs: 0,
+  };
+  // Metadata latency widens the windows between a store's reads and others' commits.
+  const slowMetadata = (m: MetadataStore, salt: number) =>
+    new FaultyMetadata(m, { maxLatencyMs: 2 }, seed + salt);
+  const options = {
+    dir,
+    objectStore: faulty,
+    store: timing,
+    wrapMetadata: (m: MetadataStore) => slowMetadata(m, 1),
+  };
+  let proc = await Proc.start(options);
   const otherDir = await tempDir('busy-b');
   const otherWal = await FileWal.open({
     path: join(otherDir, 'wal'),
@@ -76,7 +93,7 @@ export async function busyEverything(
     nodeId: 'n2',
     wal: otherWal,
     objectStore: faulty,
-    metadata: proc.metaStore,
+    metadata: slowMetadata(proc.metaStore, 2),
   });
   const stats: BusyStats = {
     appended: 0,
@@ -139,7 +156,7 @@ export async function busyEverything(
     }
     expect(stats.rewritten).toBeGreaterThan(0);
     await proc.crash();
-    proc = await Proc.start({ dir, objectStore: faulty, store: timing });
+    proc = await Proc.start(options);
     for (const s of await openAll(proc.store, IDS, 2)) {
       await expectStreamMatches(s, ledger);
       await expectCommittedExactly(proc.metaStore, s.id, ledger.end(s.id));
