@@ -157,6 +157,7 @@ export class Broker {
         metadata,
         nodeId: `broker-${brokerId}`,
         cacheBytesMax: o.cacheBytes ?? BROKER_DEFAULTS.cacheBytes,
+        batchBytesMax: RECORDS_BYTES_MAX,
         uploadBytesThreshold: o.uploadBytes ?? BROKER_DEFAULTS.uploadBytes,
         uploadIntervalMs: o.uploadIntervalMs ?? BROKER_DEFAULTS.uploadIntervalMs,
         compactionIntervalMs: o.compactionIntervalMs ?? BROKER_DEFAULTS.compactionIntervalMs,

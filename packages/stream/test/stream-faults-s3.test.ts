@@ -151,6 +151,15 @@ describe('stream faults (moto S3)', () => {
     console.log(`s3 network faults: ${JSON.stringify(r)}`);
   });
 
+  it('requests that never get an answer (black hole) end by the client timeout and are retried', {
+    timeout: 120_000,
+  }, async () => {
+    const rates = { blackHole: 0.06, slowDown: 0.03, resetAfter: 0.03 };
+    const r = await s3NetworkFaults(server(), 'blackhole', 104, rates, 1_000);
+    console.log(`s3 black hole: ${JSON.stringify(r)}`);
+    expect(r.blackHole).toBeGreaterThan(0);
+  });
+
   it('the S3 endpoint refuses connections for 3 s: uploads retry, nothing fails, all commits after', {
     timeout: 90_000,
   }, async () => {

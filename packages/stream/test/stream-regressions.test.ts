@@ -86,4 +86,22 @@ describe('stream store regressions', () => {
     await b.flush();
     expect((await sb.fetch(5, 100))[0]?.data.toString()).toBe('next');
   });
+
+  it('refuses a batch above batchBytesMax without taking an offset or failing the store', async () => {
+    const store = await StreamStore.start({
+      wal: new MemoryWal({ recordBytesMax: 1 << 20 }),
+      objectStore: new MemoryObjectStore(),
+      metadata: new MemoryMetadataStore(),
+      nodeId: 'n1',
+      cacheBytesMax: 8 << 20,
+      uploadBytesThreshold: 1 << 20,
+      batchBytesMax: (1 << 20) - 64,
+    });
+    cleanups.push(() => store.close());
+    const s = await store.open(1, 1);
+    await s.append(Buffer.from('a'), 1);
+    await expect(s.append(Buffer.alloc(2 << 20), 1)).rejects.toThrow(RangeError);
+    expect((await s.append(Buffer.from('b'), 1)).baseOffset).toBe(1);
+    expect(store.error).toBeUndefined();
+  });
 });

@@ -102,6 +102,9 @@ export class S3ObjectStore implements ObjectStore {
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
         requestTimeout: options.requestTimeoutMs ?? 30_000,
+        // Without this the SDK only logs a timed-out request and it hangs for ever (a server
+        // that never answers would stall uploads and then appends).
+        throwOnRequestTimeout: true,
         connectionTimeout: options.connectionTimeoutMs ?? 5_000,
       },
     });

@@ -56,6 +56,12 @@ export interface StreamStoreOptions {
   objectKeyPrefix?: string;
   /** Bytes of decoded object blocks cached for cold reads (default 64 MiB). */
   blockCacheBytes?: number;
+  /**
+   * Largest batch accepted by `append` (default 16 MiB minus the WAL meta: the FileWal's
+   * default record limit). Larger ones are refused with a RangeError before taking an offset;
+   * set it to what the WAL given accepts.
+   */
+  batchBytesMax?: number;
   /** Object-store GETs of reads in flight at most (default 16); log-cache reads never wait. */
   readConcurrency?: number;
   /** Largest read-ahead window of a sequential reader in bytes (default 8 MiB; 0: none). */
@@ -411,6 +417,10 @@ export class StreamStore implements StreamHost {
       if (!Number.isSafeInteger(count) || count < 1 || count > 0xffff_ffff) {
         throw new RangeError(`bad batch count ${count}`);
       }
+      const batchMax = this.o.batchBytesMax ?? DEFAULT_BATCH_BYTES_MAX;
+      if (batch.length > batchMax) {
+        throw new RangeError(`batch of ${batch.length} bytes exceeds batchBytesMax ${batchMax}`);
+      }
       if (batch.length > this.cache.bytesMax) {
         throw new RangeError(`batch of ${batch.length} bytes exceeds cacheBytesMax ${this.cache.bytesMax}`);
       }
@@ -657,6 +667,9 @@ export class StreamStore implements StreamHost {
     this.cache.close(this.failure);
   }
 }
+
+/** Default {@link StreamStoreOptions.batchBytesMax}: FileWal's default record limit minus the meta. */
+const DEFAULT_BATCH_BYTES_MAX = 16 * 1024 * 1024 - 64;
 
 /** Re-reads of a stream's ranges when its object vanished under a read. */
 const READ_RETRIES_MAX = 3;
