@@ -69,7 +69,8 @@ export {
 } from './object-store/types.ts';
 export { openBackend, openObjectStore } from './object-store/uri.ts';
 export { FencedError, StreamStoreError } from './stream/errors.ts';
-export type { CompactionOptions, CompactionStats, GarbageStats } from './stream/maintenance.ts';
+export type { GarbageStats } from './stream/garbage.ts';
+export type { CompactionOptions, CompactionStats } from './stream/maintenance.ts';
 export type { CommittedRange, ObjectReaderStats } from './stream/object-reads.ts';
 export {
   type RecoveryStats,

@@ -1,38 +1,34 @@
 /**
- * Background maintenance of the objects: compaction (drop objects whose data is all trimmed,
- * merge small stream-set objects, split streams with much data into stream objects) and the
- * garbage collector (two-phase delete: compaction only marks superseded objects in
- * `garbage/`; they stay readable for the retention window and are deleted after it; prepared
- * objects never committed are turned into garbage after a timeout).
+ * Compaction of the objects: drop objects whose data is all trimmed, merge small stream-set
+ * objects, split streams with much data into stream objects. Superseded objects are only
+ * marked in `garbage/`; the collector (garbage.ts) deletes them after the retention window.
  *
  * Every change is one metadata txn guarded by the exact values of the object records it
  * replaces, so concurrent compactors, uploaders and trims never lose a range: a lost race
  * abandons the round (its outputs become garbage) and the next round starts over.
  */
 import type { Compare, MetadataStore, TxnOp } from '../metadata/types.ts';
-import { objectKey, parseObjectKey } from '../object-format/keys.ts';
+import { objectKey } from '../object-format/keys.ts';
 import { parseFooter, parseIndex, type ReadBatch, readBlock } from '../object-format/reader.ts';
 import { ObjectWriter } from '../object-format/writer.ts';
 import { type ObjectStore, ObjectStoreError } from '../object-store/types.ts';
 import {
   decodeObjectRecord,
-  decodePendingRecord,
   decodeStreamRecord,
   encodeObjectRecord,
   encodePendingRecord,
-  GARBAGE_PREFIX,
   garbageKey,
   OBJECTS_PREFIX,
   type ObjectRecord,
   type ObjectStreamRecord,
   objectRecordKey,
-  PREPARED_PREFIX,
   parseObjectRecordKey,
   preparedKey,
   type StreamRecord,
   streamKey,
 } from './codec.ts';
 import { StreamStoreError } from './errors.ts';
+import { GarbageCollector, type GarbageStats, rangeAll } from './garbage.ts';
 import type { CommittedRanges, ObjectReader } from './object-reads.ts';
 import { retryForever } from './state.ts';
 import { abandonPrepared, prepareObject } from './uploader.ts';
@@ -63,14 +59,6 @@ export interface CompactionStats {
   bytesWritten: number;
   /** Rounds given up because another writer changed an input first. */
   conflicts: number;
-}
-
-/** What one garbage collection did. */
-export interface GarbageStats {
-  /** Marked objects deleted from the object store (retention window over). */
-  deletedObjects: number;
-  /** Prepared objects older than the timeout turned into garbage. */
-  expiredPrepared: number;
 }
 
 /** What maintenance needs from its store. */
@@ -108,7 +96,11 @@ interface ObjectInfo {
 
 /** Runs compaction rounds and garbage collection for one store. */
 export class Maintenance {
-  constructor(private readonly d: MaintenanceDeps) {}
+  private readonly gc: GarbageCollector;
+
+  constructor(private readonly d: MaintenanceDeps) {
+    this.gc = new GarbageCollector(d);
+  }
 
   /** One compaction round, then a garbage collection. */
   async compact(options: CompactionOptions = {}): Promise<CompactionStats> {
@@ -169,107 +161,22 @@ export class Maintenance {
     return stats;
   }
 
-  /**
-   * Deletes objects of the store that no metadata record names: a PUT that landed after the
-   * collector had expired its prepared record, with a crash before its writer deleted it.
-   * Objects are listed before the records are read: an object's record (prepared, committed
-   * or garbage) exists from before its PUT until after its deletion, so an object listed
-   * first and named by no record read after is an orphan.
-   */
-  async sweepOrphans(): Promise<{ deletedObjects: number }> {
-    const prefix = this.d.objectKeyPrefix;
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.retry(() =>
-        this.d.objectStore.list({
-          prefix: prefix === '' ? '' : `${prefix}/`,
-          ...(token ? { continuationToken: token } : {}),
-        }),
-      );
-      for (const o of page.objects) keys.push(o.key);
-      token = page.continuationToken;
-    } while (token !== undefined);
-    // Records move only forward, prepared/ → objects/ → garbage/ (→ gone, after the object):
-    // reading the prefixes in that order sees every id that existed before the listing at
-    // least once, whatever commits or compactions run in between.
-    const named = new Set<number>();
-    for (const kv of await this.rangeAll(PREPARED_PREFIX))
-      named.add(Number(kv.key.slice(PREPARED_PREFIX.length)));
-    for (const kv of await this.rangeAll(OBJECTS_PREFIX)) named.add(parseObjectRecordKey(kv.key).objectId);
-    for (const kv of await this.rangeAll(GARBAGE_PREFIX))
-      named.add(Number(kv.key.slice(GARBAGE_PREFIX.length)));
-    let deletedObjects = 0;
-    for (const key of keys) {
-      const id = parseObjectKey(prefix, key);
-      if (id === null || named.has(id)) continue;
-      await this.retry(() => this.d.objectStore.delete(key));
-      deletedObjects++;
-    }
-    this.lastSweep = this.d.now();
-    return { deletedObjects };
+  /** See {@link GarbageCollector.sweepOrphans}. */
+  sweepOrphans(): Promise<{ deletedObjects: number }> {
+    return this.gc.sweepOrphans();
   }
 
-  private lastSweep: number | undefined;
-
-  /**
-   * Deletes marked objects whose retention window is over, and turns prepared objects older
-   * than the timeout into garbage (deleted in the same call); sweeps orphans every
-   * `orphanSweepIntervalMs`.
-   */
-  async collectGarbage(): Promise<GarbageStats> {
-    const stats: GarbageStats = { deletedObjects: 0, expiredPrepared: 0 };
-    const now = this.d.now();
-    this.lastSweep ??= now;
-    if (now - this.lastSweep >= this.d.orphanSweepIntervalMs) {
-      stats.deletedObjects += (await this.sweepOrphans()).deletedObjects;
-    }
-    for (const kv of await this.rangeAll(PREPARED_PREFIX)) {
-      const rec = decodePendingRecord(kv.value);
-      if (now - rec.at < this.d.preparedTimeoutMs) continue;
-      const objectId = Number(kv.key.slice(PREPARED_PREFIX.length));
-      const res = await this.retry(() =>
-        this.d.metadata.txn({
-          compare: [{ key: kv.key, target: 'value', op: '==', value: kv.value }],
-          success: [
-            { type: 'delete', key: kv.key },
-            { type: 'put', key: garbageKey(objectId), value: encodePendingRecord({ key: rec.key, at: 0 }) },
-          ],
-        }),
-      );
-      if (res.succeeded) stats.expiredPrepared++;
-    }
-    for (const kv of await this.rangeAll(GARBAGE_PREFIX)) {
-      const rec = decodePendingRecord(kv.value);
-      if (now < rec.at) continue;
-      await this.retry(() => this.d.objectStore.delete(rec.key));
-      await this.retry(() =>
-        this.d.metadata.txn({
-          compare: [{ key: kv.key, target: 'value', op: '==', value: kv.value }],
-          success: [{ type: 'delete', key: kv.key }],
-        }),
-      );
-      this.d.reader.forgetObject(Number(kv.key.slice(GARBAGE_PREFIX.length)));
-      stats.deletedObjects++;
-    }
-    return stats;
+  /** See {@link GarbageCollector.collectGarbage}. */
+  collectGarbage(): Promise<GarbageStats> {
+    return this.gc.collectGarbage();
   }
 
   private retry<T>(fn: () => Promise<T>): Promise<T> {
     return retryForever(fn, () => this.d.stopped());
   }
 
-  private async rangeAll(prefix: string): Promise<{ key: string; value: Buffer }[]> {
-    const out: { key: string; value: Buffer }[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.retry(() =>
-        this.d.metadata.range(prefix, after === undefined ? {} : { after }),
-      );
-      for (const kv of page.kvs) out.push({ key: kv.key, value: kv.value });
-      if (!page.more || page.kvs.length === 0) return out;
-      after = page.kvs[page.kvs.length - 1]!.key;
-    }
+  private rangeAll(prefix: string): Promise<{ key: string; value: Buffer }[]> {
+    return rangeAll(this.d, prefix);
   }
 
   private async listObjects(): Promise<ObjectInfo[]> {

@@ -16,12 +16,8 @@ import {
   streamKey,
 } from './codec.ts';
 import { FencedError, StreamStoreError } from './errors.ts';
-import {
-  type CompactionOptions,
-  type CompactionStats,
-  type GarbageStats,
-  Maintenance,
-} from './maintenance.ts';
+import type { GarbageStats } from './garbage.ts';
+import { type CompactionOptions, type CompactionStats, Maintenance } from './maintenance.ts';
 import { CommittedRanges, ObjectReader, type ObjectReaderStats } from './object-reads.ts';
 import { Mutex, StreamState, withBackoff } from './state.ts';
 import {
