@@ -231,7 +231,7 @@ export class StreamStore implements StreamHost {
     return this.track(this.maintenance.collectGarbage());
   }
 
-  /** Deletes objects no metadata record names (see maintenance.ts); collectGarbage does it hourly. */
+  /** Deletes objects no metadata record names (see garbage.ts); collectGarbage does it hourly. */
   sweepOrphans(): Promise<{ deletedObjects: number }> {
     try {
       this.checkRunning();
