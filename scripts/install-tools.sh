@@ -145,4 +145,26 @@ fi
 "$PYCLIENTS_PY" -c 'import confluent_kafka, kafka, snappy, lz4, zstandard; from kafka.codec import has_snappy, has_lz4, has_zstd; assert has_snappy() and has_lz4() and has_zstd()' \
   || die "python kafka clients do not import ($PYCLIENTS_PY)"
 log "python kafka clients: confluent-kafka $("$PYCLIENTS_PY" -c 'import confluent_kafka; print(confluent_kafka.version(), "librdkafka", confluent_kafka.libversion()[0])'), kafka-python $("$PYCLIENTS_PY" -c 'import kafka; print(kafka.__version__)')"
+# --- franz-go group member (packages/broker/test/groups-clients/franz) -----------
+# A Go module pinned to github.com/twmb/franz-go v1.22.2 (go.mod, go.sum committed): its
+# dependencies are downloaded into the Go module cache from the module proxy and the member is
+# built into tools/.cache/franz-member (groups-franz.test.ts rebuilds it, from the cache).
+FRANZ_MODULE="$ROOT/packages/broker/test/groups-clients/franz"
+FRANZ_DIR="$ROOT/tools/.cache/franz-member"
+FRANZ_BIN="$FRANZ_DIR/franz-member"
+FRANZ_STAMP="$FRANZ_DIR/.sources.sha256"
+command -v go >/dev/null 2>&1 || die "go missing (need Go 1.26+ for the franz-go group member)"
+FRANZ_SUM="$(cat "$FRANZ_MODULE/go.mod" "$FRANZ_MODULE/go.sum" "$FRANZ_MODULE/main.go" | sha256sum | cut -d' ' -f1)"
+if [ -x "$FRANZ_BIN" ] && [ -f "$FRANZ_STAMP" ] && [ "$(cat "$FRANZ_STAMP")" = "$FRANZ_SUM" ]; then
+  log "franz-go member present: $FRANZ_BIN"
+else
+  log "downloading the franz-go member's modules and building it into $FRANZ_DIR"
+  mkdir -p "$FRANZ_DIR"
+  GOFLAGS="-mod=readonly -buildvcs=false" go -C "$FRANZ_MODULE" mod download \
+    || die "go mod download failed ($FRANZ_MODULE)"
+  GOFLAGS="-mod=readonly -buildvcs=false" go -C "$FRANZ_MODULE" build -o "$FRANZ_BIN" . \
+    || die "go build failed ($FRANZ_MODULE)"
+  echo "$FRANZ_SUM" >"$FRANZ_STAMP"
+fi
+log "franz-go member: $(go version | cut -d' ' -f3), franz-go $(awk '/twmb\/franz-go /{print $NF}' "$FRANZ_MODULE/go.mod")"
 log "all tools ready"

@@ -1,0 +1,254 @@
+/**
+ * franz-go group members (github.com/twmb/franz-go v1.22.2, test/groups-clients/franz, built
+ * with `go build` into tools/.cache/franz-member) in their own processes against startBroker,
+ * with the range and the cooperative-sticky balancers, in the classic protocol and in the
+ * KIP-848 "consumer" protocol (ConsumerGroupHeartbeat; the broker's coordinator assigns).
+ * The scenario is groups-members.test.ts's: 3 members on a 12-partition topic get 4 partitions
+ * each; one leaves cleanly, the other two take its partitions; one is SIGKILLed and the last
+ * takes everything after the session timeout. Members commit synchronously after each poll
+ * and on revocation, so: every record is consumed; a record is delivered twice only on a
+ * partition the killed member owned; records produced once the group settled are delivered
+ * exactly once; the committed offsets end at the partitions' ends. Each member prints which
+ * protocol it really spoke ("protocol consumer" on its first ConsumerGroupHeartbeat,
+ * "protocol classic" on its first JoinGroup): a KIP-848 case fails if a member fell back.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectSuccess, runProcess } from '../../../test/golden/clients/process.ts';
+import { type Broker, startBroker } from '../src/index.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const MODULE = path.join(ROOT, 'packages/broker/test/groups-clients/franz');
+const BIN_DIR = path.join(ROOT, 'tools/.cache/franz-member');
+const BIN = path.join(BIN_DIR, 'franz-member');
+
+/**
+ * The KIP-848 cases run once the broker serves ConsumerGroupHeartbeat v1 (franz-go only takes
+ * the next-gen path when the broker advertises it).
+ */
+const KIP848 = false;
+
+/** KIP-848 session timeout and heartbeat interval: the broker's, not the client's. */
+const KIP848_OPTIONS: Record<string, number> = {
+  groupConsumerSessionTimeoutMs: 6000,
+  groupConsumerHeartbeatIntervalMs: 300,
+};
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => {});
+});
+
+beforeAll(async () => {
+  mkdirSync(BIN_DIR, { recursive: true });
+  // The module's go.sum is committed: no -mod=mod, so a missing or stale checksum fails the
+  // build instead of rewriting go.sum. Dependencies come from the module cache (filled by
+  // scripts/install-tools.sh) or the module proxy.
+  const env = { ...process.env, GOFLAGS: '-mod=readonly -buildvcs=false', GOTOOLCHAIN: 'local' };
+  let r: Awaited<ReturnType<typeof runProcess>>;
+  try {
+    r = await runProcess('go', ['-C', MODULE, 'build', '-o', BIN, '.'], { timeoutMs: 240_000, env });
+  } catch (err) {
+    throw new Error(`go missing (needed for the franz-go member): ${String(err)}`);
+  }
+  expectSuccess('go build (franz-go member)', r);
+}, 300_000);
+
+async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Member {
+  child: ChildProcess;
+  assigned: number[];
+  /** value → partition of every delivery. */
+  deliveries: [string, number][];
+  closed: boolean;
+  /** Every line but the records (assigned, revoked, lost, protocol, closed, stderr). */
+  lines: string[];
+}
+
+type Mode = 'classic' | 'consumer';
+
+function member(b: Broker, group: string, topic: string, balancer: string, mode: Mode): Member {
+  const child = spawn(BIN, [`127.0.0.1:${b.address.port}`, group, topic, balancer, mode], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  cleanups.push(() => child.kill('SIGKILL'));
+  const m: Member = { child, assigned: [], deliveries: [], closed: false, lines: [] };
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line.startsWith('rec ')) {
+      const [, p, , v] = line.split(' ');
+      m.deliveries.push([v!, Number(p)]);
+      return;
+    }
+    m.lines.push(line);
+    if (line.startsWith('assigned')) m.assigned = line.slice(9).split(',').filter(Boolean).map(Number);
+    else if (line === 'closed') m.closed = true;
+  });
+  child.stderr!.on('data', (d: Buffer) => m.lines.push(`stderr: ${d.toString().trim()}`));
+  return m;
+}
+
+const CASES: [Mode, string][] = [
+  ['classic', 'range'],
+  ['classic', 'cooperative-sticky'],
+  ...(KIP848
+    ? ([
+        ['consumer', 'range'],
+        ['consumer', 'cooperative-sticky'],
+      ] as [Mode, string][])
+    : []),
+];
+
+for (const [mode, balancer] of CASES) {
+  const name =
+    mode === 'classic'
+      ? `franz-go classic group, ${balancer} balancer`
+      : `franz-go KIP-848 group, ${balancer} balancer`;
+  describe(name, () => {
+    it('3 members on 12 partitions: join, leave, kill; every record consumed', async () => {
+      const b = await startBroker({
+        port: 0,
+        wal: 'memory://',
+        objectStore: 'memory://',
+        metadata: 'memory',
+        groupInitialRebalanceDelayMs: 500,
+        groupMinSessionTimeoutMs: 1000,
+        offsetsTopicPartitions: 8,
+        ...(mode === 'consumer' ? KIP848_OPTIONS : {}),
+      });
+      cleanups.push(() => b.close());
+      const k = new Kafka({
+        clientId: 'groups-franz',
+        brokers: [`127.0.0.1:${b.address.port}`],
+        logLevel: logLevel.NOTHING,
+      });
+      const admin = k.admin();
+      await admin.connect();
+      cleanups.push(() => admin.disconnect());
+      const topic = `franz12-${mode}-${balancer}`;
+      const group = `franz-${mode}-${balancer}`;
+      await admin.createTopics({ topics: [{ topic, numPartitions: 12 }] });
+      const producer = k.producer();
+      await producer.connect();
+      cleanups.push(() => producer.disconnect());
+      const produce = async (from: number, count: number) => {
+        for (let i = from; i < from + count; i += 100) {
+          const messages = [];
+          for (let j = i; j < Math.min(from + count, i + 100); j++)
+            messages.push({ key: `k${j}`, value: `v${j}` });
+          await producer.send({ topic, messages });
+        }
+      };
+      await produce(0, 1200);
+      const ms = [
+        member(b, group, topic, balancer, mode),
+        member(b, group, topic, balancer, mode),
+        member(b, group, topic, balancer, mode),
+      ];
+      const seen = () => {
+        const s = new Map<string, number>();
+        for (const m of ms) for (const [v] of m.deliveries) s.set(v, (s.get(v) ?? 0) + 1);
+        return s;
+      };
+      const allSeen = (from: number, to: number) => {
+        const s = seen();
+        for (let i = from; i < to; i++) if (!s.has(`v${i}`)) return false;
+        return true;
+      };
+      const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-8).join(' | ')}`).join('\n');
+      const t0 = Date.now();
+      const phases: string[] = [];
+      const phase = (what: string) => phases.push(`${what} ${Date.now() - t0} ms`);
+      try {
+        await until(
+          '3 members with 4 partitions each',
+          () => ms.every((m) => m.assigned.length === 4),
+          60_000,
+        );
+        phase('3×4 assigned');
+        expect(new Set(ms.flatMap((m) => m.assigned)).size).toBe(12);
+        // The protocol each member really spoke.
+        const other = mode === 'classic' ? 'protocol consumer' : 'protocol classic';
+        for (const m of ms) {
+          expect(m.lines).toContain(`protocol ${mode}`);
+          expect(m.lines).not.toContain(other);
+        }
+        await until('records 0–1200 consumed', () => allSeen(0, 1200));
+
+        // Clean leave.
+        ms[2]!.child.stdin!.write('stop\n');
+        await until('member 2 closed', () => ms[2]!.closed);
+        await until(
+          'two members with 6 partitions each',
+          () => ms[0]!.assigned.length === 6 && ms[1]!.assigned.length === 6,
+        );
+        phase('2×6 after leave');
+        await produce(1200, 1200);
+        await until('records 0–2400 consumed', () => allSeen(0, 2400));
+
+        // SIGKILL while records flow: the last member takes everything after the session
+        // timeout, and re-reads what the killed member consumed but had not committed.
+        const killedOwned = new Set(ms[1]!.assigned);
+        const flowing = (async () => {
+          for (let i = 2400; i < 3600; i += 100) {
+            await produce(i, 100);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        })();
+        const killedBefore = ms[1]!.deliveries.length;
+        await until(
+          'the member to kill consumes new records',
+          () => ms[1]!.deliveries.length > killedBefore + 20,
+        );
+        ms[1]!.child.kill('SIGKILL');
+        const killedAt = Date.now();
+        await flowing;
+        await until('one member with 12 partitions', () => ms[0]!.assigned.length === 12, 30_000);
+        phase(`1×12 ${Date.now() - killedAt} ms after the kill`);
+        await until('records 0–3600 consumed', () => allSeen(0, 3600));
+        // Settled: what is produced now is delivered exactly once.
+        const settled = ms[0]!.deliveries.length;
+        await produce(3600, 1200);
+        await until('records 0–4800 consumed', () => allSeen(0, 4800));
+        await new Promise((r) => setTimeout(r, 500));
+        const late = ms[0]!.deliveries.slice(settled).filter(([v]) => Number(v.slice(1)) >= 3600);
+        expect(late.length).toBe(1200);
+        expect(new Set(late.map(([v]) => v)).size).toBe(1200);
+        // Duplicates only on the killed member's partitions.
+        const counts = new Map<string, number>();
+        for (const m of ms) for (const [v] of m.deliveries) counts.set(v, (counts.get(v) ?? 0) + 1);
+        const dupPartitions = new Set<number>();
+        let dups = 0;
+        for (const m of ms)
+          for (const [v, p] of m.deliveries)
+            if (counts.get(v)! > 1) {
+              dupPartitions.add(p);
+              dups++;
+            }
+        for (const p of dupPartitions) expect(killedOwned.has(p)).toBe(true);
+
+        ms[0]!.child.stdin!.write('stop\n');
+        await until('member 0 closed', () => ms[0]!.closed);
+        const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        const ends = new Map((await admin.fetchTopicOffsets(topic)).map((e) => [e.partition, e.offset]));
+        for (const p of committed[0]!.partitions) expect(p.offset).toBe(ends.get(p.partition));
+        console.log(
+          `franz-go ${mode} ${balancer}: 4800 records, ${dups / 2} delivered twice (killed member's uncommitted poll); ${phases.join(', ')}`,
+        );
+      } catch (err) {
+        throw new Error(`${String(err)}\n${diag()}`);
+      }
+    }, 180_000);
+  });
+}
