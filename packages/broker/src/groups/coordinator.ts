@@ -9,6 +9,13 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '@tributary/protocol';
 import { KafkaError } from '../errors.ts';
+import {
+  CONSUMER_PROTOCOL_DEFAULTS,
+  ConsumerProtocol,
+  type ConsumerProtocolOptions,
+  ConsumerReplay,
+  type TopicView,
+} from './consumer-protocol.ts';
 import { Group, type GroupState, type JoinResult, Member, type Protocol, type SyncResult } from './group.ts';
 import type { GroupLog, GroupLogRecord } from './log.ts';
 import {
@@ -43,6 +50,10 @@ export interface GroupCoordinatorOptions {
   offsetsRetentionCheckIntervalMs: number;
   /** False while the log does not exist yet (listings then need not create and load it). */
   logExists: () => boolean;
+  /** The KIP-848 protocol's settings (group.consumer.*). */
+  consumer: ConsumerProtocolOptions;
+  /** The topics (for KIP-848 subscriptions and server-side assignment). */
+  topics: TopicView;
   logger: { warn(o: object, msg?: string): void; info(o: object, msg?: string): void };
 }
 
@@ -96,6 +107,8 @@ export interface CommitParams {
   retentionTimeMs: number;
   /** The error for a commit with a generation to a group that does not exist (v9+: GROUP_ID_NOT_FOUND). */
   unknownGroupError?: number;
+  /** The request's version (a KIP-848 member must commit with v9+). */
+  apiVersion?: number;
   offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string }[];
 }
 
@@ -105,6 +118,16 @@ export interface FetchedOffset {
   offset: bigint;
   leaderEpoch: number;
   metadata: string;
+}
+
+const NO_TOPICS: TopicView = { byName: () => undefined, nameOfId: () => undefined, names: () => [] };
+
+export interface ListedGroup {
+  groupId: string;
+  protocolType: string;
+  /** Classic: Empty, PreparingRebalance, CompletingRebalance, Stable; consumer: Empty, Assigning, Reconciling, Stable. */
+  state: string;
+  type: 'classic' | 'consumer';
 }
 
 export interface GroupDescription {
@@ -170,6 +193,8 @@ class Shard {
 export class GroupCoordinator {
   readonly options: GroupCoordinatorOptions;
   private readonly shards = new Map<number, Shard>();
+  /** The KIP-848 consumer group protocol (ConsumerGroupHeartbeat, ConsumerGroupDescribe). */
+  readonly consumer: ConsumerProtocol;
   private retentionTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -180,9 +205,25 @@ export class GroupCoordinator {
     this.options = {
       ...GROUP_DEFAULTS,
       logExists: () => true,
+      topics: NO_TOPICS,
       logger: { warn() {}, info() {} },
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+      consumer: {
+        ...CONSUMER_PROTOCOL_DEFAULTS,
+        ...Object.fromEntries(Object.entries(options.consumer ?? {}).filter(([, v]) => v !== undefined)),
+      },
     };
+    this.consumer = new ConsumerProtocol(
+      {
+        shardFor: (groupId) => this.shardFor(groupId),
+        write: (s, records) => this.write(s as Shard, records),
+        groupCount: () => this.groupCount(),
+        storeErrorCode: (err) => storeErrorCode(err, false),
+        logger: this.options.logger,
+      },
+      this.options.topics,
+      this.options.consumer,
+    );
     const every = this.options.offsetsRetentionCheckIntervalMs;
     if (every > 0) {
       this.retentionTimer = setInterval(() => {
@@ -245,6 +286,7 @@ export class GroupCoordinator {
   private async replay(s: Shard): Promise<void> {
     const values = new Map<string, { value: GroupValue; timestamp: number } | null>();
     const offsets = new Map<string, Map<string, Map<number, OffsetValue>>>();
+    const consumers = new ConsumerReplay();
     let records = 0;
     for await (const r of this.log.replay(s.partition)) {
       records++;
@@ -255,6 +297,15 @@ export class GroupCoordinator {
         continue;
       }
       if (key === undefined) continue;
+      try {
+        if (consumers.apply(key, r.value)) continue;
+      } catch (err) {
+        this.options.logger.warn(
+          { partition: s.partition, err: String(err) },
+          'skipped an unreadable group record',
+        );
+        continue;
+      }
       if (key.type === 'group') {
         values.set(
           key.group,
@@ -262,6 +313,7 @@ export class GroupCoordinator {
         );
         continue;
       }
+      if (key.type !== 'offset') continue;
       let byTopic = offsets.get(key.group);
       if (!byTopic) {
         byTopic = new Map();
@@ -276,14 +328,21 @@ export class GroupCoordinator {
       else byPartition.set(key.partition, decodeOffsetValue(r.value));
     }
     const now = Date.now();
-    const ids = new Set([...values.keys(), ...offsets.keys()]);
+    const consumerGroups = consumers.finish();
+    const ids = new Set([...values.keys(), ...offsets.keys(), ...consumerGroups.keys()]);
     for (const id of ids) {
-      const v = values.get(id) ?? null;
+      const cg = consumerGroups.get(id);
+      const v = cg ? null : (values.get(id) ?? null);
       const byTopic = offsets.get(id);
       for (const [t, m] of byTopic ?? []) if (m.size === 0) byTopic!.delete(t);
-      if (v === null && (byTopic === undefined || byTopic.size === 0)) continue;
+      if (v === null && cg === undefined && (byTopic === undefined || byTopic.size === 0)) continue;
       const g = new Group(id, now);
       if (byTopic) for (const [t, m] of byTopic) g.offsets.set(t, m);
+      if (cg) {
+        g.consumer = cg;
+        g.protocolType = 'consumer';
+        g.transition(cg.members.size > 0 ? 'Stable' : 'Empty', now);
+      }
       if (v !== null) {
         const gv = v.value;
         g.protocolType = gv.protocolType === '' && gv.members.length === 0 ? null : gv.protocolType;
@@ -310,6 +369,7 @@ export class GroupCoordinator {
       }
       s.groups.set(id, g);
       for (const m of g.members.values()) this.touch(s, g, m);
+      for (const m of cg?.members.values() ?? []) this.consumer.startSession(s, g, m);
     }
     if (records > 0)
       this.options.logger.info(
@@ -364,6 +424,7 @@ export class GroupCoordinator {
   }
 
   private shutGroup(g: Group, errorCode: number): void {
+    this.consumer.shut(g);
     clearTimeout(g.joinTimer);
     clearTimeout(g.syncTimer);
     for (const t of g.pending.values()) clearTimeout(t);
@@ -395,6 +456,13 @@ export class GroupCoordinator {
       s.groups.set(p.groupId, g);
     }
     if (g.state === 'Dead') return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, p.memberId);
+    if (g.consumer) {
+      // A KIP-848 group takes classic members only once it is empty (it becomes classic again).
+      if (g.consumer.members.size > 0) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, p.memberId);
+      this.write(s, this.consumer.groupTombstones(g)).catch(() => {});
+      g.consumer = undefined;
+      g.protocolType = null;
+    }
     if (!g.supportsProtocols(p.protocolType, p.protocols))
       return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, p.memberId);
     return p.memberId === '' ? this.joinUnknown(s, g, p) : this.joinKnown(s, g, p);
@@ -890,6 +958,9 @@ export class GroupCoordinator {
       s.groups.set(p.groupId, g);
     } else if (g.state === 'Dead') {
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    } else if (g.consumer) {
+      const code = this.consumer.commitError(g, p.memberId, p.generationId, p.apiVersion ?? 9);
+      if (code !== ErrorCode.NONE) return code;
     } else if (!(p.generationId < 0 && g.state === 'Empty')) {
       const fenced = this.fencedError(g, p.memberId, p.groupInstanceId);
       if (fenced !== ErrorCode.NONE) return fenced;
@@ -945,9 +1016,14 @@ export class GroupCoordinator {
   async fetchOffsets(
     groupId: string,
     topics: { name: string; partitions: number[] }[] | null,
+    member?: { memberId: string | null; memberEpoch: number },
   ): Promise<{ name: string; partitions: FetchedOffset[] }[]> {
     const s = await this.shardFor(groupId);
     const g = s.groups.get(groupId);
+    if (member) {
+      const code = this.consumer.fetchError(g, member.memberId, member.memberEpoch);
+      if (code !== ErrorCode.NONE) throw new KafkaError(code, 'the member or its epoch is not current');
+    }
     const found = (topic: string, partition: number): FetchedOffset => {
       const v = g?.offsets.get(topic)?.get(partition);
       return v
@@ -980,7 +1056,11 @@ export class GroupCoordinator {
     if (!g || g.state === 'Dead') return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] };
     const empty = g.state === 'Empty';
     if (!empty && g.protocolType !== 'consumer') return { errorCode: ErrorCode.NON_EMPTY_GROUP, topics: [] };
-    const subscribed = empty ? new Set<string>() : (g.subscribedTopics() ?? new Set<string>());
+    const subscribed = empty
+      ? new Set<string>()
+      : g.consumer
+        ? this.consumer.subscribedTopics(g)
+        : (g.subscribedTopics() ?? new Set<string>());
     const records: GroupLogRecord[] = [];
     const result = topics.map((t) => ({
       name: t.name,
@@ -1010,7 +1090,8 @@ export class GroupCoordinator {
   async describe(groupId: string): Promise<GroupDescription> {
     const s = await this.shardFor(groupId);
     const g = s.groups.get(groupId);
-    if (!g) return { groupId, state: 'Dead', protocolType: '', protocolData: '', members: [] };
+    // A KIP-848 group is described by ConsumerGroupDescribe; here it looks absent (as in Kafka).
+    if (!g || g.consumer) return { groupId, state: 'Dead', protocolType: '', protocolData: '', members: [] };
     const stable = g.state === 'Stable';
     return {
       groupId,
@@ -1029,17 +1110,21 @@ export class GroupCoordinator {
   }
 
   /** Loads every partition (when the log exists) and lists the groups. */
-  async list(): Promise<{ groupId: string; protocolType: string; state: GroupState }[]> {
+  async list(): Promise<ListedGroup[]> {
     if (this.options.logExists()) {
       const all: Promise<unknown>[] = [];
       for (let p = 0; p < this.log.partitions; p++) all.push(this.loadPartition(p));
       await Promise.all(all);
     }
-    const out: { groupId: string; protocolType: string; state: GroupState }[] = [];
+    const out: ListedGroup[] = [];
     for (const s of this.shards.values())
       for (const g of s.groups.values())
         if (g.state !== 'Dead')
-          out.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state });
+          out.push(
+            g.consumer
+              ? { groupId: g.groupId, protocolType: 'consumer', state: g.consumer.state(), type: 'consumer' }
+              : { groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state, type: 'classic' },
+          );
     return out;
   }
 
@@ -1061,7 +1146,8 @@ export class GroupCoordinator {
       const at = k.lastIndexOf('\u0000');
       records.push({ key: encodeOffsetKey(g.groupId, k.slice(0, at), Number(k.slice(at + 1))), value: null });
     }
-    records.push({ key: encodeGroupKey(g.groupId), value: null });
+    if (g.consumer) records.push(...this.consumer.groupTombstones(g));
+    else records.push({ key: encodeGroupKey(g.groupId), value: null });
     g.transition('Dead', Date.now());
     s.groups.delete(g.groupId);
     this.shutGroup(g, ErrorCode.COORDINATOR_NOT_AVAILABLE);
@@ -1121,7 +1207,12 @@ export class GroupCoordinator {
         if (g.state === 'Dead') continue;
         const empty = g.state === 'Empty';
         // A stable consumer group's offsets of topics no member subscribes to expire from their commit (KIP-496).
-        const subscribed = g.state === 'Stable' ? g.subscribedTopics() : undefined;
+        const subscribed =
+          g.state !== 'Stable'
+            ? undefined
+            : g.consumer
+              ? this.consumer.subscribedTopics(g)
+              : g.subscribedTopics();
         const records: GroupLogRecord[] = [];
         const gone: [string, number][] = [];
         for (const [topic, byPartition] of g.offsets) {

@@ -3,6 +3,7 @@
  * offsets. The rules that move it between states live in coordinator.ts.
  */
 import { decodeConsumerProtocolSubscription, Reader } from '@tributary/protocol';
+import type { ConsumerGroup } from './consumer-group.ts';
 import type { OffsetValue } from './records.ts';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
@@ -89,6 +90,8 @@ export class Group {
   /** Member ids handed out with MEMBER_ID_REQUIRED, waiting for the member's second join. */
   readonly pending = new Map<string, NodeJS.Timeout>();
   readonly offsets = new Map<string, Map<number, OffsetValue>>();
+  /** Set for a KIP-848 consumer group (its membership; the classic fields stay unused). */
+  consumer: ConsumerGroup | undefined;
   /** Offset keys (`topic` NUL `partition`) of commits being written: a deletion tombstones them too. */
   readonly committing = new Map<string, number>();
   /** The join phase's timer (rebalance timeout or the initial delay). */

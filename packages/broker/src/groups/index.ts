@@ -3,6 +3,7 @@
  * options from the broker's options (Kafka's names in the comments).
  */
 import type { Broker } from '../broker.ts';
+import { CONSUMER_PROTOCOL_DEFAULTS } from './consumer-protocol.ts';
 import { GROUP_DEFAULTS, GroupCoordinator } from './coordinator.ts';
 import { OFFSETS_TOPIC, TopicGroupLog } from './log.ts';
 
@@ -26,6 +27,14 @@ export interface GroupBrokerOptions {
   offsetMetadataMaxBytes?: number;
   /** offsets.topic.num.partitions (default 50; fixed once the topic exists). */
   offsetsTopicPartitions?: number;
+  /** group.consumer.session.timeout.ms: KIP-848 members (default 45000). */
+  groupConsumerSessionTimeoutMs?: number;
+  /** group.consumer.heartbeat.interval.ms: KIP-848 members (default 5000). */
+  groupConsumerHeartbeatIntervalMs?: number;
+  /** group.consumer.max.size (default 1000). */
+  groupConsumerMaxSize?: number;
+  /** group.consumer.assignors: server-side assignors, the first is the default (default uniform,range). */
+  groupConsumerAssignors?: string[];
 }
 
 export const GROUP_BROKER_DEFAULTS = {
@@ -38,6 +47,10 @@ export const GROUP_BROKER_DEFAULTS = {
   offsetsRetentionCheckIntervalMs: GROUP_DEFAULTS.offsetsRetentionCheckIntervalMs,
   offsetMetadataMaxBytes: GROUP_DEFAULTS.offsetMetadataMaxBytes,
   offsetsTopicPartitions: 50,
+  groupConsumerSessionTimeoutMs: CONSUMER_PROTOCOL_DEFAULTS.sessionTimeoutMs,
+  groupConsumerHeartbeatIntervalMs: CONSUMER_PROTOCOL_DEFAULTS.heartbeatIntervalMs,
+  groupConsumerMaxSize: CONSUMER_PROTOCOL_DEFAULTS.maxGroupSize,
+  groupConsumerAssignors: CONSUMER_PROTOCOL_DEFAULTS.assignors,
 } as const;
 
 const coordinators = new WeakMap<Broker, GroupCoordinator>();
@@ -64,6 +77,23 @@ export function groupCoordinator(b: Broker): GroupCoordinator {
         : { offsetsRetentionMs: o.offsetsRetentionMinutes * 60_000 }),
       offsetsRetentionCheckIntervalMs: o.offsetsRetentionCheckIntervalMs,
       logExists: () => b.topics.get(OFFSETS_TOPIC) !== undefined,
+      consumer: {
+        sessionTimeoutMs: o.groupConsumerSessionTimeoutMs ?? CONSUMER_PROTOCOL_DEFAULTS.sessionTimeoutMs,
+        heartbeatIntervalMs:
+          o.groupConsumerHeartbeatIntervalMs ?? CONSUMER_PROTOCOL_DEFAULTS.heartbeatIntervalMs,
+        maxGroupSize: o.groupConsumerMaxSize ?? CONSUMER_PROTOCOL_DEFAULTS.maxGroupSize,
+        maxGroups: o.groupsMax ?? GROUP_DEFAULTS.maxGroups,
+        assignors: o.groupConsumerAssignors ?? CONSUMER_PROTOCOL_DEFAULTS.assignors,
+        metadataRefreshMs: CONSUMER_PROTOCOL_DEFAULTS.metadataRefreshMs,
+      },
+      topics: {
+        byName: (name) => {
+          const t = b.topics.get(name);
+          return t ? { id: t.id, partitions: t.partitions.length } : undefined;
+        },
+        nameOfId: (id) => b.topics.nameOfId(id),
+        names: () => b.topics.list().map((t) => t.name),
+      },
       logger: b.logger,
     });
     coordinators.set(b, c);

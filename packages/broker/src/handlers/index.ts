@@ -2,6 +2,8 @@
 import { type ApiHandler, NO_RESPONSE } from '@tributary/server';
 import type { Broker } from '../broker.ts';
 import { alterConfigsHandler } from './alter-configs.ts';
+import { consumerGroupDescribeHandler } from './consumer-group-describe.ts';
+import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.ts';
 import { createPartitionsHandler } from './create-partitions.ts';
 import { createTopicsHandler } from './create-topics.ts';
 import { deleteGroupsHandler } from './delete-groups.ts';
@@ -73,5 +75,7 @@ export function buildHandlers(b: Broker): ApiHandler[] {
     listGroupsHandler(b),
     deleteGroupsHandler(b),
     offsetDeleteHandler(b),
+    consumerGroupHeartbeatHandler(b),
+    consumerGroupDescribeHandler(b),
   ].map((h) => fitted(h as ApiHandler<unknown, unknown>));
 }

@@ -60,6 +60,7 @@ export function offsetCommitHandler(b: Broker): ApiHandler<OffsetCommitRequest, 
         groupInstanceId: v >= 7 ? req.groupInstanceId : null,
         retentionTimeMs: v <= 4 ? Number(req.retentionTimeMs) : -1,
         unknownGroupError: v >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION,
+        apiVersion: v,
         offsets,
       });
       return {

@@ -21,11 +21,13 @@ export function offsetFetchHandler(b: Broker): ApiHandler<OffsetFetchRequest, Of
   const fetchGroup = async (
     groupId: string,
     topics: { name: string; partitionIndexes: number[] }[] | null,
+    member?: { memberId: string | null; memberEpoch: number },
   ): Promise<{ errorCode: number; topics: Topics }> => {
     try {
       const got = await groups.fetchOffsets(
         groupId,
         topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+        member,
       );
       return {
         errorCode: ErrorCode.NONE,
@@ -69,7 +71,14 @@ export function offsetFetchHandler(b: Broker): ApiHandler<OffsetFetchRequest, Of
       const v = ctx.apiVersion;
       if (v >= 8) {
         const out = await Promise.all(
-          req.groups.map(async (g) => ({ groupId: g.groupId, ...(await fetchGroup(g.groupId, g.topics)) })),
+          req.groups.map(async (g) => ({
+            groupId: g.groupId,
+            ...(await fetchGroup(
+              g.groupId,
+              g.topics,
+              v >= 9 ? { memberId: g.memberId, memberEpoch: g.memberEpoch } : undefined,
+            )),
+          })),
         );
         return { throttleTimeMs: 0, errorCode: 0, topics: [], groups: out };
       }
