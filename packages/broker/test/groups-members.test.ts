@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../../test/golden/clients/process.ts';
+import { groupCoordinator } from '../src/groups/index.ts';
 import { type Broker, startBroker } from '../src/index.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -114,6 +115,10 @@ const CASES: [Client, string][] = [
   ['java', 'cooperative-sticky'],
   ['librdkafka', 'range'],
   ['librdkafka', 'cooperative-sticky'],
+  // KIP-848 (group.protocol=consumer): ConsumerGroupHeartbeat with the broker's assignors.
+  ['java', 'consumer-uniform'],
+  ['java', 'consumer-range'],
+  ['librdkafka', 'consumer-uniform'],
 ];
 
 for (const [client, assignor] of CASES) {
@@ -127,6 +132,8 @@ for (const [client, assignor] of CASES) {
         groupInitialRebalanceDelayMs: 500,
         groupMinSessionTimeoutMs: 1000,
         offsetsTopicPartitions: 8,
+        groupConsumerSessionTimeoutMs: 6000,
+        groupConsumerHeartbeatIntervalMs: 300,
       });
       cleanups.push(() => b.close());
       const k = new Kafka({
@@ -175,6 +182,13 @@ for (const [client, assignor] of CASES) {
           60_000,
         );
         expect(new Set(ms.flatMap((m) => m.assigned)).size).toBe(12);
+        if (assignor.startsWith('consumer-')) {
+          // The members really use KIP-848: the group is a consumer group with the chosen assignor.
+          const d = await groupCoordinator(b).consumer.describe(group);
+          expect(d.errorCode).toBe(0);
+          expect(d.members.length).toBe(3);
+          expect(d.assignorName).toBe(assignor.slice('consumer-'.length));
+        }
         await until('records 0–1200 consumed', () => allSeen(0, 1200));
 
         // Clean leave.
@@ -283,5 +297,50 @@ describe('Java static membership', () => {
     const d = await admin.describeGroups(['jstatic']);
     expect(d.groups[0]!.state).toBe('Stable');
     expect(d.groups[0]!.members.length).toBe(2);
+  }, 90_000);
+});
+
+describe('Java static membership, KIP-848', () => {
+  it('a static member that closes and comes back within the session timeout gets its partitions back; the other sees nothing', async () => {
+    const b = await startBroker({
+      port: 0,
+      wal: 'memory://',
+      objectStore: 'memory://',
+      metadata: 'memory',
+      offsetsTopicPartitions: 8,
+      groupConsumerSessionTimeoutMs: 20_000,
+      groupConsumerHeartbeatIntervalMs: 300,
+    });
+    cleanups.push(() => b.close());
+    const k = new Kafka({
+      clientId: 'groups-java',
+      brokers: [`127.0.0.1:${b.address.port}`],
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = k.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    await admin.createTopics({ topics: [{ topic: 'static848', numPartitions: 12 }] });
+    const a = member('java', b, 'jstatic848', 'static848', 'consumer-uniform', 'ja');
+    const c = member('java', b, 'jstatic848', 'static848', 'consumer-uniform', 'jc');
+    await until(
+      'two static members with 6 partitions each',
+      () => a.assigned.length === 6 && c.assigned.length === 6,
+    );
+    const before = a.assigned;
+    const epoch = (await groupCoordinator(b).consumer.describe('jstatic848')).groupEpoch;
+    const cLines = c.lines.length;
+    // close() of a static KIP-848 member leaves with epoch -2: its partitions stay reserved.
+    a.child.stdin!.write('stop\n');
+    await until('a closed', () => a.closed);
+    const a2 = member('java', b, 'jstatic848', 'static848', 'consumer-uniform', 'ja');
+    await until('the restarted member is assigned', () => a2.assigned.length > 0, 30_000);
+    expect(a2.assigned).toEqual(before);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(c.lines.slice(cLines).filter((l) => !l.startsWith('stderr'))).toEqual([]);
+    const d = await groupCoordinator(b).consumer.describe('jstatic848');
+    expect(d.groupEpoch).toBe(epoch);
+    expect(d.groupState).toBe('Stable');
+    expect(d.members.map((m) => m.instanceId).sort()).toEqual(['ja', 'jc']);
   }, 90_000);
 });

@@ -295,6 +295,31 @@ describe('group coordinator', () => {
     expect(await c.heartbeat('g', 1, a.memberId, null)).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
   });
 
+  it('drops a new member still waiting in its first join after the new-member timeout', async () => {
+    const c = make(new MemoryGroupLog(), { initialRebalanceDelayMs: 0, newMemberJoinTimeoutMs: 150 });
+    const a = await joinNew(c, 'g', { rebalanceTimeoutMs: 5000, sessionTimeoutMs: 5000 });
+    await c.sync({
+      groupId: 'g',
+      generationId: 1,
+      memberId: a.memberId,
+      groupInstanceId: null,
+      protocolType: null,
+      protocolName: null,
+      assignments: [],
+    });
+    // b joins; a never rejoins, so the join phase would last a's 5 s rebalance timeout.
+    const t0 = Date.now();
+    const b = await joinNew(c, 'g', { rebalanceTimeoutMs: 5000, sessionTimeoutMs: 5000 });
+    expect(b.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    const waited = Date.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(140);
+    expect(waited).toBeLessThan(3000);
+    // a rejoins: the rebalance completes with a alone.
+    const a2 = await c.join(params('g', a.memberId, { rebalanceTimeoutMs: 5000, sessionTimeoutMs: 5000 }));
+    expect(a2.errorCode).toBe(0);
+    expect(a2.members.map((m) => m.memberId)).toEqual([a.memberId]);
+  });
+
   it('a member that never syncs is removed after the rebalance timeout', async () => {
     const c = make(new MemoryGroupLog(), { initialRebalanceDelayMs: 0 });
     const a = await joinNew(c, 'g', { rebalanceTimeoutMs: 150, sessionTimeoutMs: 5000 });
@@ -322,7 +347,9 @@ describe('group coordinator', () => {
     const d2 = await c2.describe('g');
     expect(d2.state).toBe('Empty');
     expect(d2.protocolType).toBe('consumer');
-    expect(await c2.list()).toEqual([{ groupId: 'g', protocolType: 'consumer', state: 'Empty' }]);
+    expect(await c2.list()).toEqual([
+      { groupId: 'g', protocolType: 'consumer', state: 'Empty', type: 'classic' },
+    ]);
   });
 
   it('commits offsets with validation, fetches them, and rebuilds them from the log', async () => {
@@ -534,10 +561,36 @@ describe('group coordinator', () => {
     expect((await c.describe('g')).state).toBe('Stable');
     expect(await c.heartbeat('g', 1, b!.memberId, 'ib')).toBe(ErrorCode.FENCED_INSTANCE_ID);
     expect(await c.heartbeat('g', 1, b2.memberId, 'ib')).toBe(0);
+    // The leader restarts. Before v9 it is told the old leader id (so it does not assign)...
+    const leaderInst = leader === a ? 'ia' : 'ib';
+    const l2 = await c.join(params('g', '', st(leaderInst)));
+    expect(l2.errorCode).toBe(0);
+    expect(l2.skipAssignment).toBe(false);
+    expect(l2.leader).not.toBe(l2.memberId);
+    expect(l2.members).toEqual([]);
+    // ...from v9 (KIP-814) it is told it leads, gets the members, and skips the assignment.
+    const l3 = await c.join({ ...params('g', '', st(leaderInst)), supportsSkipAssignment: true });
+    expect(l3.errorCode).toBe(0);
+    expect(l3.generationId).toBe(1);
+    expect(l3.skipAssignment).toBe(true);
+    expect(l3.leader).toBe(l3.memberId);
+    expect(l3.members.map((m) => m.groupInstanceId).sort()).toEqual(['ia', 'ib']);
+    const nonLeader = await c.join({
+      ...params('g', '', st(leaderInst === 'ia' ? 'ib' : 'ia')),
+      supportsSkipAssignment: true,
+    });
+    expect(nonLeader.skipAssignment).toBe(false);
+    expect(nonLeader.members).toEqual([]);
+    expect(nonLeader.leader).toBe(l3.memberId);
+    expect((await c.describe('g')).state).toBe('Stable');
+    const current = (await c.describe('g')).members.map((m) => m.memberId);
+    const b3 = leaderInst === 'ib' ? l3 : nonLeader;
+    const a3 = leaderInst === 'ia' ? l3 : nonLeader;
+    expect(current.sort()).toEqual([a3.memberId, b3.memberId].sort());
     // The replacement is durable.
     const c2 = make(log);
     expect((await c2.describe('g')).members.map((m) => m.memberId).sort()).toEqual(
-      [a!.memberId, b2.memberId].sort(),
+      [a3.memberId, b3.memberId].sort(),
     );
     // Leaving by instance id.
     expect(await c.leave('g', [{ memberId: '', groupInstanceId: 'ib' }])).toEqual([0]);

@@ -42,6 +42,8 @@ export interface GroupCoordinatorOptions {
   maxGroups: number;
   /** offset.metadata.max.bytes. */
   offsetMetadataMaxBytes: number;
+  /** How long a new member may wait in its first JoinGroup before it is dropped (Kafka: 5 minutes). */
+  newMemberJoinTimeoutMs: number;
   /** Bytes of one member's protocol metadata (all protocols) and of one assignment. */
   memberMetadataMaxBytes: number;
   /** offsets.retention.minutes, in ms: offsets of a group that stays empty this long expire. */
@@ -64,6 +66,7 @@ export const GROUP_DEFAULTS = {
   maxGroupSize: 1000,
   maxGroups: 100_000,
   offsetMetadataMaxBytes: 4096,
+  newMemberJoinTimeoutMs: 300_000,
   memberMetadataMaxBytes: 1 << 20,
   offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
   offsetsRetentionCheckIntervalMs: 600_000,
@@ -81,6 +84,8 @@ export interface JoinParams {
   protocols: Protocol[];
   /** JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED and its id. */
   requireKnownMemberId: boolean;
+  /** JoinGroup v9+: a rejoining static leader of a stable group gets the members with skipAssignment. */
+  supportsSkipAssignment?: boolean;
 }
 
 export interface SyncParams {
@@ -542,6 +547,18 @@ export class GroupCoordinator {
     const result = new Promise<JoinResult>((resolve) => {
       m.joinWaiter = resolve;
     });
+    // A new member waiting in its first join is dropped after newMemberJoinTimeoutMs (a client
+    // that went away mid-rebalance must not hold the group until a long rebalance timeout).
+    // Completing the join replaces this timer with the session timer (touch).
+    m.heartbeatTimer = setTimeout(() => {
+      if (s.unloaded || g.members.get(memberId) !== m || m.joinWaiter === undefined) return;
+      this.options.logger.info(
+        { group: g.groupId, member: memberId },
+        'new group member did not complete its join in time',
+      );
+      this.removeMemberAndUpdate(s, g, m);
+    }, this.options.newMemberJoinTimeoutMs);
+    m.heartbeatTimer.unref();
     this.maybePrepareRebalance(s, g);
     this.tryCompleteJoin(s, g);
     return result;
@@ -613,7 +630,13 @@ export class GroupCoordinator {
         }
         if (g.generation !== gen || g.members.get(newId) !== m)
           return joinError(ErrorCode.REBALANCE_IN_PROGRESS, newId);
-        // The old leader id is returned so that the member does not assign as a leader of a stable group.
+        // KIP-814 (v9+): a returning static leader learns it leads, with the members' metadata,
+        // and skips the assignment. Before v9 the old leader id is returned so that the member
+        // does not assign as a leader of a stable group.
+        if (p.supportsSkipAssignment === true) {
+          const r = this.joinResult(g, m);
+          return { ...r, skipAssignment: g.leader === newId };
+        }
         return { ...this.joinResult(g, m), leader: leaderBefore ?? '', members: [] };
       }
       case 'CompletingRebalance': {

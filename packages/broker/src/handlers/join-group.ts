@@ -45,6 +45,7 @@ export function joinGroupHandler(b: Broker): ApiHandler<JoinGroupRequest, JoinGr
         protocolType: req.protocolType,
         protocols: req.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
         requireKnownMemberId: v >= 4,
+        supportsSkipAssignment: v >= 9,
       });
       return {
         throttleTimeMs: 0,

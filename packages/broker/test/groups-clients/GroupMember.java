@@ -2,7 +2,10 @@
 //   assigned <p,p,…> | revoked <p,…> | lost <p,…> | rec <partition> <offset> <value> | closed
 // Commits synchronously after every poll and in onPartitionsRevoked (no auto commit), so a
 // clean handoff delivers nothing twice. Reads "stop" on stdin: commits, closes (LeaveGroup).
-// Usage: java GroupMember <bootstrap> <group> <topic> <range|cooperative-sticky> <sessionTimeoutMs> [instanceId]
+// Usage: java GroupMember <bootstrap> <group> <topic> <assignor> <sessionTimeoutMs> [instanceId]
+// assignor: range | cooperative-sticky (classic protocol, client-side assignment), or
+// consumer-uniform | consumer-range (KIP-848: group.protocol=consumer with that server-side
+// assignor; the session timeout is then the broker's, and the argument is ignored).
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.time.Duration;
@@ -38,16 +41,21 @@ public class GroupMember {
   }
 
   public static void main(String[] args) throws Exception {
-    String assignor = args[3].equals("range")
-        ? "org.apache.kafka.clients.consumer.RangeAssignor"
-        : "org.apache.kafka.clients.consumer.CooperativeStickyAssignor";
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
     p.put(ConsumerConfig.GROUP_ID_CONFIG, args[1]);
     p.put(ConsumerConfig.CLIENT_ID_CONFIG, "java-member");
-    p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, assignor);
-    p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, args[4]);
-    p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "300");
+    if (args[3].startsWith("consumer-")) {
+      p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+      p.put(ConsumerConfig.GROUP_REMOTE_ASSIGNOR_CONFIG, args[3].substring("consumer-".length()));
+    } else {
+      String assignor = args[3].equals("range")
+          ? "org.apache.kafka.clients.consumer.RangeAssignor"
+          : "org.apache.kafka.clients.consumer.CooperativeStickyAssignor";
+      p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, assignor);
+      p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, args[4]);
+      p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "300");
+    }
     p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, "20000");
     p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

@@ -2,7 +2,9 @@
 # line per event: assigned <p,p,...> | revoked <p,...> | lost <p,...> | rec <partition> <offset> <value> | closed
 # Commits synchronously after every consume() batch and on revocation (no auto commit), so a
 # clean handoff delivers nothing twice. Reads "stop" on stdin: commits, closes (LeaveGroup).
-# Usage: python confluent_member.py <bootstrap> <group> <topic> <range|cooperative-sticky> <sessionTimeoutMs>
+# Usage: python confluent_member.py <bootstrap> <group> <topic> <assignor> <sessionTimeoutMs>
+# assignor: range | cooperative-sticky (classic protocol), or consumer-uniform | consumer-range
+# (KIP-848: group.protocol=consumer with that server-side assignor; the broker's session timeout).
 import sys
 import threading
 
@@ -29,22 +31,28 @@ def read_stdin():
 
 
 threading.Thread(target=read_stdin, daemon=True).start()
-c = Consumer({
+conf = {
     "bootstrap.servers": bootstrap,
     "group.id": group,
     "client.id": "rdkafka-member",
-    "partition.assignment.strategy": assignor,
-    "session.timeout.ms": int(session),
-    "heartbeat.interval.ms": 300,
     "max.poll.interval.ms": 20000,
     "enable.auto.commit": False,
     "auto.offset.reset": "earliest",
     "fetch.wait.max.ms": 200,
-})
+}
+incremental = assignor != "range"
+if assignor.startswith("consumer-"):
+    conf["group.protocol"] = "consumer"
+    conf["group.remote.assignor"] = assignor[len("consumer-"):]
+else:
+    conf["partition.assignment.strategy"] = assignor
+    conf["session.timeout.ms"] = int(session)
+    conf["heartbeat.interval.ms"] = 300
+c = Consumer(conf)
 
 
 def on_assign(consumer, ps):
-    if assignor == "cooperative-sticky":
+    if incremental:
         consumer.incremental_assign(ps)
     else:
         consumer.assign(ps)
@@ -57,7 +65,7 @@ def on_revoke(consumer, ps):
             consumer.commit(asynchronous=False)
         except KafkaException:
             pass
-    if assignor == "cooperative-sticky":
+    if incremental:
         consumer.incremental_unassign(ps)
     else:
         consumer.unassign()
