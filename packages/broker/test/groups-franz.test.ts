@@ -27,18 +27,6 @@ const MODULE = path.join(ROOT, 'packages/broker/test/groups-clients/franz');
 const BIN_DIR = path.join(ROOT, 'tools/.cache/franz-member');
 const BIN = path.join(BIN_DIR, 'franz-member');
 
-/**
- * The KIP-848 cases run once the broker serves ConsumerGroupHeartbeat v1 (franz-go only takes
- * the next-gen path when the broker advertises it).
- */
-const KIP848 = false;
-
-/** KIP-848 session timeout and heartbeat interval: the broker's, not the client's. */
-const KIP848_OPTIONS: Record<string, number> = {
-  groupConsumerSessionTimeoutMs: 6000,
-  groupConsumerHeartbeatIntervalMs: 300,
-};
-
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => {});
@@ -102,12 +90,8 @@ function member(b: Broker, group: string, topic: string, balancer: string, mode:
 const CASES: [Mode, string][] = [
   ['classic', 'range'],
   ['classic', 'cooperative-sticky'],
-  ...(KIP848
-    ? ([
-        ['consumer', 'range'],
-        ['consumer', 'cooperative-sticky'],
-      ] as [Mode, string][])
-    : []),
+  ['consumer', 'range'],
+  ['consumer', 'cooperative-sticky'],
 ];
 
 for (const [mode, balancer] of CASES) {
@@ -125,7 +109,9 @@ for (const [mode, balancer] of CASES) {
         groupInitialRebalanceDelayMs: 500,
         groupMinSessionTimeoutMs: 1000,
         offsetsTopicPartitions: 8,
-        ...(mode === 'consumer' ? KIP848_OPTIONS : {}),
+        // KIP-848: the session timeout and heartbeat interval are the broker's, not the client's.
+        groupConsumerSessionTimeoutMs: 6000,
+        groupConsumerHeartbeatIntervalMs: 300,
       });
       cleanups.push(() => b.close());
       const k = new Kafka({

@@ -44,6 +44,12 @@ export interface GroupCoordinatorOptions {
   offsetMetadataMaxBytes: number;
   /** How long a new member may wait in its first JoinGroup before it is dropped (Kafka: 5 minutes). */
   newMemberJoinTimeoutMs: number;
+  /**
+   * Log compaction of a group log partition starts once this many bytes were appended since the
+   * last one, and at least as many as that compaction kept (so the log stays under about twice
+   * its live size plus this).
+   */
+  logCompactMinBytes: number;
   /** Bytes of one member's protocol metadata (all protocols) and of one assignment. */
   memberMetadataMaxBytes: number;
   /** offsets.retention.minutes, in ms: offsets of a group that stays empty this long expire. */
@@ -67,6 +73,7 @@ export const GROUP_DEFAULTS = {
   maxGroups: 100_000,
   offsetMetadataMaxBytes: 4096,
   newMemberJoinTimeoutMs: 300_000,
+  logCompactMinBytes: 16 << 20,
   memberMetadataMaxBytes: 1 << 20,
   offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
   offsetsRetentionCheckIntervalMs: 600_000,
@@ -192,6 +199,16 @@ class Shard {
   tail: Promise<unknown> = Promise.resolve();
   loaded: Promise<void> | undefined;
   unloaded = false;
+  /** Appends issued to the log and not yet settled. */
+  readonly issued = new Set<Promise<unknown>>();
+  /** Set while a compaction waits for a moment with nothing in flight: appends queue behind it. */
+  pause: Promise<void> | undefined;
+  /** During a compaction: keys appended since its start offset (latin1 of the key bytes). */
+  dirty: Set<string> | undefined;
+  /** Bytes appended (or replayed) since the last compaction, and what that compaction kept. */
+  appendedBytes = 0;
+  keptBytes = 0;
+  compacting: Promise<void> | undefined;
   constructor(readonly partition: number) {}
 }
 
@@ -295,6 +312,7 @@ export class GroupCoordinator {
     let records = 0;
     for await (const r of this.log.replay(s.partition)) {
       records++;
+      s.appendedBytes += r.key.length + (r.value?.length ?? 0);
       let key: ReturnType<typeof decodeKey>;
       try {
         key = decodeKey(r.key);
@@ -381,12 +399,29 @@ export class GroupCoordinator {
         { partition: s.partition, records, groups: s.groups.size },
         'group log partition loaded',
       );
+    // A long log is compacted soon after loading (the next load replays less).
+    setImmediate(() => this.maybeCompact(s));
   }
 
   /** Appends to the shard's partition; resolves (in issue order) once durable. */
   private write(s: Shard, records: GroupLogRecord[]): Promise<void> {
     if (s.unloaded) return Promise.reject(new KafkaError(ErrorCode.NOT_COORDINATOR, 'partition moved'));
-    const appended = this.log.append(s.partition, records);
+    let bytes = 0;
+    for (const r of records) bytes += r.key.length + (r.value?.length ?? 0);
+    const issue = (): Promise<number> => {
+      if (s.unloaded) return Promise.reject(new KafkaError(ErrorCode.NOT_COORDINATOR, 'partition moved'));
+      for (const r of records) s.dirty?.add(r.key.toString('latin1'));
+      const p = this.log.append(s.partition, records);
+      const settled = p.then(
+        () => {},
+        () => {},
+      );
+      s.issued.add(settled);
+      void settled.then(() => s.issued.delete(settled));
+      return p;
+    };
+    // Behind a compaction's pause, appends queue in order (then-callbacks run in registration order).
+    const appended = s.pause ? s.pause.then(issue) : issue();
     const done = s.tail.then(
       () => appended,
       () => appended,
@@ -394,7 +429,111 @@ export class GroupCoordinator {
     s.tail = done.catch(() => {});
     return done.then(() => {
       if (s.unloaded) throw new KafkaError(ErrorCode.NOT_COORDINATOR, 'partition moved');
+      s.appendedBytes += bytes;
+      this.maybeCompact(s);
     });
+  }
+
+  // ---- log compaction --------------------------------------------------------------------
+
+  private maybeCompact(s: Shard): void {
+    if (s.compacting || s.unloaded || this.closed || !this.log.trim || !this.log.endOffset) return;
+    if (s.appendedBytes < Math.max(this.options.logCompactMinBytes, s.keptBytes)) return;
+    this.runCompaction(s).catch((err: unknown) =>
+      this.options.logger.warn({ partition: s.partition, err: String(err) }, 'group log compaction failed'),
+    );
+  }
+
+  /** Compacts one partition now (tests, operators); undefined when the log does not support it. */
+  async compactPartition(partition: number): Promise<{ before: number; kept: number } | undefined> {
+    return this.runCompaction(await this.loadPartition(partition));
+  }
+
+  /** One compaction at a time per shard. */
+  private async runCompaction(s: Shard): Promise<{ before: number; kept: number } | undefined> {
+    while (s.compacting) await s.compacting;
+    const run = this.compact(s);
+    s.compacting = run.then(
+      () => {},
+      () => {},
+    );
+    try {
+      return await run;
+    } finally {
+      s.compacting = undefined;
+    }
+  }
+
+  /**
+   * Compacts a partition of the group log as Kafka's cleaner would (the latest record of each
+   * key, no tombstones), without rewriting it in place: the latest values below an offset X are
+   * appended again at the end, then everything below X is removed. X is the end offset at a
+   * moment with no append in flight; keys appended from then on are left out of the copy
+   * (their newer record is at X or later). The copy is durable before the trim, so a crash in
+   * between only leaves duplicates that replay to the same state.
+   */
+  private async compact(s: Shard): Promise<{ before: number; kept: number } | undefined> {
+    const log = this.log;
+    if (!log.endOffset || !log.trim) return undefined;
+    // 1. A moment with nothing in flight (new appends wait a few ms behind a pause): everything
+    //    issued so far is durable and below X; what is issued from now on lands at X or later.
+    let x: number | undefined;
+    let release!: () => void;
+    const pause = new Promise<void>((r) => {
+      release = r;
+    });
+    s.pause = pause;
+    try {
+      while (s.issued.size > 0) await Promise.all([...s.issued]);
+      x = s.unloaded ? undefined : log.endOffset(s.partition);
+      if (x === undefined) return undefined;
+      s.dirty = new Set();
+    } finally {
+      void pause.then(() => {
+        if (s.pause === pause) s.pause = undefined;
+      });
+      release();
+    }
+    const written = s.appendedBytes;
+    try {
+      // 2. The latest value of every key below X.
+      const latest = new Map<string, GroupLogRecord>();
+      for await (const r of log.replay(s.partition, x)) {
+        const k = r.key.toString('latin1');
+        latest.delete(k); // keep the order of last writes
+        latest.set(k, { key: r.key, value: r.value });
+      }
+      // 3. Live values whose key was not written since X, appended again (in chunks of ≤ 1 MiB).
+      const chunks: GroupLogRecord[][] = [[]];
+      let chunkBytes = 0;
+      let kept = 0;
+      let count = 0;
+      for (const [k, r] of latest) {
+        if (r.value === null || s.dirty.has(k)) continue;
+        const size = r.key.length + r.value.length;
+        if (chunkBytes + size > 1 << 20 && chunks[chunks.length - 1]!.length > 0) {
+          chunks.push([]);
+          chunkBytes = 0;
+        }
+        chunks[chunks.length - 1]!.push(r);
+        chunkBytes += size;
+        kept += size;
+        count++;
+      }
+      s.dirty = undefined;
+      await Promise.all(chunks.filter((c) => c.length > 0).map((c) => this.write(s, c)));
+      // 4. Everything below X is now redundant.
+      await log.trim(s.partition, x);
+      s.keptBytes = kept;
+      s.appendedBytes -= written;
+      this.options.logger.info(
+        { partition: s.partition, before: x, records: count, bytes: kept },
+        'group log compacted',
+      );
+      return { before: x, kept: count };
+    } finally {
+      s.dirty = undefined;
+    }
   }
 
   /** Drops a group that never got further than MEMBER_ID_REQUIRED (nothing of it was stored). */

@@ -27,6 +27,8 @@ export interface GroupBrokerOptions {
   offsetMetadataMaxBytes?: number;
   /** offsets.topic.num.partitions (default 50; fixed once the topic exists). */
   offsetsTopicPartitions?: number;
+  /** Compaction of a __consumer_offsets partition starts after this many bytes appended (default 16 MiB). */
+  offsetsCompactMinBytes?: number;
   /** group.consumer.session.timeout.ms: KIP-848 members (default 45000). */
   groupConsumerSessionTimeoutMs?: number;
   /** group.consumer.heartbeat.interval.ms: KIP-848 members (default 5000). */
@@ -47,6 +49,7 @@ export const GROUP_BROKER_DEFAULTS = {
   offsetsRetentionCheckIntervalMs: GROUP_DEFAULTS.offsetsRetentionCheckIntervalMs,
   offsetMetadataMaxBytes: GROUP_DEFAULTS.offsetMetadataMaxBytes,
   offsetsTopicPartitions: 50,
+  offsetsCompactMinBytes: GROUP_DEFAULTS.logCompactMinBytes,
   groupConsumerSessionTimeoutMs: CONSUMER_PROTOCOL_DEFAULTS.sessionTimeoutMs,
   groupConsumerHeartbeatIntervalMs: CONSUMER_PROTOCOL_DEFAULTS.heartbeatIntervalMs,
   groupConsumerMaxSize: CONSUMER_PROTOCOL_DEFAULTS.maxGroupSize,
@@ -77,6 +80,7 @@ export function groupCoordinator(b: Broker): GroupCoordinator {
         : { offsetsRetentionMs: o.offsetsRetentionMinutes * 60_000 }),
       offsetsRetentionCheckIntervalMs: o.offsetsRetentionCheckIntervalMs,
       logExists: () => b.topics.get(OFFSETS_TOPIC) !== undefined,
+      logCompactMinBytes: o.offsetsCompactMinBytes,
       consumer: {
         sessionTimeoutMs: o.groupConsumerSessionTimeoutMs ?? CONSUMER_PROTOCOL_DEFAULTS.sessionTimeoutMs,
         heartbeatIntervalMs:

@@ -32,8 +32,17 @@ export interface GroupLog {
   partitionFor(groupId: string): number;
   /** Appends records to a partition as one batch; resolves with its base offset once durable. */
   append(partition: number, records: readonly GroupLogRecord[]): Promise<number>;
-  /** Every record of a partition, in offset order (for loading the coordinator's state). */
-  replay(partition: number): AsyncIterable<GroupLogRecord & { offset: number; timestamp: number }>;
+  /** The records of a partition from its start up to `end` (default: its end), in offset order. */
+  replay(
+    partition: number,
+    end?: number,
+  ): AsyncIterable<GroupLogRecord & { offset: number; timestamp: number }>;
+  /**
+   * Compaction support (optional): the durable end offset of an open partition, known without
+   * waiting (undefined when not open), and removing the records below an offset.
+   */
+  endOffset?(partition: number): number | undefined;
+  trim?(partition: number, before: number): Promise<void>;
 }
 
 /** Java's String.hashCode (UTF-16 code units, 32-bit wrap). */
@@ -46,6 +55,7 @@ export function javaStringHash(s: string): number {
 /** The group log on the broker's `__consumer_offsets` topic (created on first use). */
 export class TopicGroupLog implements GroupLog {
   private ready: Promise<void> | undefined;
+  private readonly open = new Map<number, Partition>();
 
   constructor(
     private readonly b: Broker,
@@ -78,6 +88,7 @@ export class TopicGroupLog implements GroupLog {
     const part = await this.b.partition(OFFSETS_TOPIC, p);
     if (part === undefined)
       throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC}-${p} is missing`);
+    this.open.set(p, part);
     return part;
   }
 
@@ -89,10 +100,22 @@ export class TopicGroupLog implements GroupLog {
     return res.baseOffset;
   }
 
-  async *replay(p: number): AsyncIterable<GroupLogRecord & { offset: number; timestamp: number }> {
+  endOffset(p: number): number | undefined {
+    return this.open.get(p)?.highWatermark;
+  }
+
+  async trim(p: number, before: number): Promise<void> {
+    const part = await this.partition(p);
+    await part.deleteRecordsBefore(before);
+  }
+
+  async *replay(
+    p: number,
+    until?: number,
+  ): AsyncIterable<GroupLogRecord & { offset: number; timestamp: number }> {
     const part = await this.partition(p);
     let at = part.logStartOffset;
-    const end = part.highWatermark;
+    const end = Math.min(part.highWatermark, until ?? Number.MAX_SAFE_INTEGER);
     while (at < end) {
       const r = await part.read(at, 1 << 20);
       if (r.records === null) break;
@@ -102,6 +125,7 @@ export class TopicGroupLog implements GroupLog {
         for (const rec of readRecords(batch)) {
           const offset = Number(rec.offset);
           if (offset < at) continue;
+          if (offset >= end) return;
           if (rec.key === null) continue;
           yield { key: rec.key, value: rec.value, offset, timestamp: rec.timestamp };
         }

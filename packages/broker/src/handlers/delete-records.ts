@@ -8,6 +8,7 @@ import {
 import type { ApiHandler } from '@tributary/server';
 import type { Broker } from '../broker.ts';
 import { errorCodeOf, KafkaError } from '../errors.ts';
+import { OFFSETS_TOPIC } from '../groups/log.ts';
 
 export function deleteRecordsHandler(b: Broker): ApiHandler<DeleteRecordsRequest, DeleteRecordsResponse> {
   return {
@@ -33,6 +34,11 @@ export function deleteRecordsHandler(b: Broker): ApiHandler<DeleteRecordsRequest
         const partitions = [];
         for (const pr of t.partitions) {
           try {
+            if (t.name === OFFSETS_TOPIC)
+              throw new KafkaError(
+                ErrorCode.INVALID_TOPIC_EXCEPTION,
+                `Cannot delete records of internal topic ${OFFSETS_TOPIC}`,
+              );
             const p = await b.partition(t.name, pr.partitionIndex);
             if (p === undefined) {
               throw new KafkaError(

@@ -10,6 +10,7 @@ import {
 import { type ApiHandler, NO_RESPONSE } from '@tributary/server';
 import { type Broker, RECORDS_BYTES_MAX } from '../broker.ts';
 import { errorCodeOf, KafkaError, messageOf } from '../errors.ts';
+import { OFFSETS_TOPIC } from '../groups/log.ts';
 import type { AppendResult, Partition } from '../partition.ts';
 
 function partitionResponse(
@@ -75,6 +76,12 @@ export function produceHandler(b: Broker): ApiHandler<ProduceRequest, ProduceRes
             error = new KafkaError(
               ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
               `unknown partition ${t.name}-${p.index}`,
+            );
+          } else if (t.name === OFFSETS_TOPIC) {
+            // Only the group coordinator writes it (its compaction relies on that), as in Kafka.
+            error = new KafkaError(
+              ErrorCode.INVALID_TOPIC_EXCEPTION,
+              `Cannot append to internal topic ${OFFSETS_TOPIC}`,
             );
           } else if (p.records !== null && p.records.length > RECORDS_BYTES_MAX) {
             error = new KafkaError(
