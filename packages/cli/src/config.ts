@@ -4,7 +4,7 @@
  * Precedence: flag > environment > config file > default.
  */
 import { readFileSync } from 'node:fs';
-import { BROKER_DEFAULTS, type BrokerOptions } from '@tributary/broker';
+import { BROKER_DEFAULTS, type BrokerOptions, GROUP_BROKER_DEFAULTS } from '@tributary/broker';
 
 /** A bad configuration: the CLI prints the message and exits with status 2. */
 export class ConfigError extends Error {
@@ -126,6 +126,66 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'bytes',
     default: String(BROKER_DEFAULTS.maxFrameBytes),
     description: 'largest request (socket.request.max.bytes)',
+  },
+  {
+    key: 'group-initial-rebalance-delay-ms',
+    kind: 'int',
+    default: String(GROUP_BROKER_DEFAULTS.groupInitialRebalanceDelayMs),
+    description: 'classic groups: wait this long for more members of a new group',
+  },
+  {
+    key: 'group-min-session-timeout-ms',
+    kind: 'int',
+    default: String(GROUP_BROKER_DEFAULTS.groupMinSessionTimeoutMs),
+    description: 'classic groups: smallest session.timeout.ms a member may ask for',
+  },
+  {
+    key: 'group-max-session-timeout-ms',
+    kind: 'int',
+    default: String(GROUP_BROKER_DEFAULTS.groupMaxSessionTimeoutMs),
+    description: 'classic groups: largest session.timeout.ms a member may ask for',
+  },
+  {
+    key: 'group-max-size',
+    kind: 'int',
+    default: String(GROUP_BROKER_DEFAULTS.groupMaxSize),
+    description: 'classic groups: members per group',
+  },
+  {
+    key: 'group-consumer-session-timeout-ms',
+    kind: 'int',
+    default: String(GROUP_BROKER_DEFAULTS.groupConsumerSessionTimeoutMs),
+    description: 'KIP-848 consumer groups: member session timeout',
+  },
+  {
+    key: 'group-consumer-heartbeat-interval-ms',
+    kind: 'int',
+    default: String(GROUP_BROKER_DEFAULTS.groupConsumerHeartbeatIntervalMs),
+    description: 'KIP-848 consumer groups: heartbeat interval given to members',
+  },
+  {
+    key: 'group-consumer-max-size',
+    kind: 'int',
+    default: String(GROUP_BROKER_DEFAULTS.groupConsumerMaxSize),
+    description: 'KIP-848 consumer groups: members per group',
+  },
+  {
+    key: 'group-consumer-assignors',
+    kind: 'string',
+    default: GROUP_BROKER_DEFAULTS.groupConsumerAssignors.join(','),
+    description: 'KIP-848 server-side assignors (uniform, range); the first is the default',
+  },
+  {
+    key: 'offsets-topic-partitions',
+    kind: 'int',
+    default: String(GROUP_BROKER_DEFAULTS.offsetsTopicPartitions),
+    description: 'partitions of __consumer_offsets (fixed once it exists)',
+  },
+  {
+    key: 'offsets-retention-minutes',
+    kind: 'int',
+    default: String(GROUP_BROKER_DEFAULTS.offsetsRetentionMinutes),
+    description: 'committed offsets of a group empty this long expire',
   },
   {
     key: 'log-level',
@@ -284,6 +344,15 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
     if (!(n > 0)) throw new ConfigError(`${raw.get(key)!.from}: must be positive, got ${n}`);
     return n;
   };
+  const assignors = (): string[] => {
+    const list = (v('group-consumer-assignors') as string).split(',').map((a) => a.trim());
+    for (const a of list)
+      if (a !== 'uniform' && a !== 'range')
+        throw new ConfigError(
+          `${raw.get('group-consumer-assignors')!.from}: unknown assignor '${a}' (uniform, range)`,
+        );
+    return list;
+  };
   const broker: BrokerOptions = {
     brokerId: v('broker-id') as number,
     host: listen.host,
@@ -299,6 +368,16 @@ export function resolveConfig(argv: readonly string[], env: NodeJS.ProcessEnv = 
     compactionIntervalMs: v('compaction-interval-ms') as number,
     retentionCheckIntervalMs: v('retention-check-interval-ms') as number,
     maxFrameBytes: positive('max-frame-bytes'),
+    groupInitialRebalanceDelayMs: v('group-initial-rebalance-delay-ms') as number,
+    groupMinSessionTimeoutMs: positive('group-min-session-timeout-ms'),
+    groupMaxSessionTimeoutMs: positive('group-max-session-timeout-ms'),
+    groupMaxSize: positive('group-max-size'),
+    groupConsumerSessionTimeoutMs: positive('group-consumer-session-timeout-ms'),
+    groupConsumerHeartbeatIntervalMs: positive('group-consumer-heartbeat-interval-ms'),
+    groupConsumerMaxSize: positive('group-consumer-max-size'),
+    groupConsumerAssignors: assignors(),
+    offsetsTopicPartitions: positive('offsets-topic-partitions'),
+    offsetsRetentionMinutes: positive('offsets-retention-minutes'),
   };
   const wal = v('wal') as string | undefined;
   if (wal !== undefined) broker.wal = wal;

@@ -27,6 +27,11 @@ describe('tributary CLI', () => {
 
   it('exits 2 with a clear message on bad configuration', async () => {
     const lines: string[] = [];
+    expect(await run(['start', '--group-consumer-assignors', 'uniform,sticky'], (l) => lines.push(l))).toBe(
+      2,
+    );
+    expect(lines.join('\n')).toMatch(/--group-consumer-assignors: unknown assignor 'sticky'/);
+    lines.length = 0;
     expect(await run(['start', '--listen', 'nope'], (l) => lines.push(l))).toBe(2);
     expect(lines.join('\n')).toMatch(/bad configuration: --listen: expected HOST:PORT, got 'nope'/);
     lines.length = 0;

@@ -3,6 +3,7 @@
  * options from the broker's options (Kafka's names in the comments).
  */
 import type { Broker } from '../broker.ts';
+import { SERVER_ASSIGNORS } from './assignors.ts';
 import { CONSUMER_PROTOCOL_DEFAULTS } from './consumer-protocol.ts';
 import { GROUP_DEFAULTS, GroupCoordinator } from './coordinator.ts';
 import { OFFSETS_TOPIC, TopicGroupLog } from './log.ts';
@@ -63,6 +64,9 @@ export function groupCoordinator(b: Broker): GroupCoordinator {
   let c = coordinators.get(b);
   if (!c) {
     const o = b.options as GroupBrokerOptions;
+    for (const a of o.groupConsumerAssignors ?? [])
+      if (!SERVER_ASSIGNORS.has(a))
+        throw new Error(`unknown server-side assignor '${a}' (${[...SERVER_ASSIGNORS.keys()].join(', ')})`);
     const existing = b.topics.get(OFFSETS_TOPIC)?.partitions.length;
     const log = new TopicGroupLog(
       b,
