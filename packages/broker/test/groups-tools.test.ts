@@ -2,14 +2,17 @@
  * Kafka's own kafka-consumer-groups (org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
  * from the Maven Central jars in tools/.cache/kafka) against startBroker: lists and describes a
  * group with its lag, resets offsets (--to-earliest, --to-datetime, --shift-by; dry run and
- * --execute), deletes offsets and the group.
+ * --execute), deletes offsets and the group; and a KIP-848 consumer group (listed with its
+ * type, described through ConsumerGroupDescribe with epochs and target assignments).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ApiKey } from '@tributary/protocol';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runProcess } from '../../../test/golden/clients/process.ts';
 import { startBroker } from '../src/index.ts';
+import { RawClient } from './raw-client.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const JARS = path.join(ROOT, 'tools/.cache/kafka');
@@ -193,5 +196,109 @@ describe('kafka-consumer-groups (ConsumerGroupCommand)', () => {
     const deleted = await groups(bootstrap, '--delete', '--group', 'tg');
     expect(deleted).toMatch(/Deletion of requested consumer groups \('tg'\) was successful/);
     expect((await groups(bootstrap, '--list')).split('\n')).not.toContain('tg');
+  }, 120_000);
+
+  it('lists and describes a KIP-848 consumer group', async () => {
+    const b = await startBroker({
+      port: 0,
+      wal: 'memory://',
+      objectStore: 'memory://',
+      metadata: 'memory',
+      offsetsTopicPartitions: 4,
+    });
+    cleanups.push(() => b.close());
+    const bootstrap = `127.0.0.1:${b.address.port}`;
+    const c = await RawClient.connect(b.address.port);
+    cleanups.push(() => c.close());
+    await c.request(ApiKey.CreateTopics, 7, {
+      topics: [{ name: 'tk', numPartitions: 3, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    const k = new Kafka({ clientId: 'groups-tools', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const producer = k.producer();
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    for (let p = 0; p < 3; p++)
+      await producer.send({
+        topic: 'tk',
+        messages: Array.from({ length: 5 }, () => ({ partition: p, value: 'v' })),
+      });
+    const hb = await c.request(ApiKey.ConsumerGroupHeartbeat, 1, {
+      groupId: 'kip',
+      memberId: 'member-1',
+      memberEpoch: 0,
+      instanceId: null,
+      rackId: null,
+      rebalanceTimeoutMs: 5000,
+      subscribedTopicNames: ['tk'],
+      subscribedTopicRegex: null,
+      serverAssignor: 'range',
+      topicPartitions: [],
+    });
+    expect(hb.errorCode).toBe(0);
+    const commit = await c.request(ApiKey.OffsetCommit, 9, {
+      groupId: 'kip',
+      generationIdOrMemberEpoch: hb.memberEpoch,
+      memberId: 'member-1',
+      groupInstanceId: null,
+      retentionTimeMs: -1n,
+      topics: [
+        {
+          name: 'tk',
+          partitions: [0, 1, 2].map((p) => ({
+            partitionIndex: p,
+            committedOffset: BigInt(p + 1),
+            committedLeaderEpoch: -1,
+            commitTimestamp: -1n,
+            committedMetadata: '',
+          })),
+        },
+      ],
+    });
+    expect(commit.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode)).toEqual([0, 0, 0]);
+
+    const listed = (await groups(bootstrap, '--list', '--type'))
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    expect(listed).toContainEqual(['kip', 'Consumer']);
+    const described = table(await groups(bootstrap, '--describe', '--group', 'kip'));
+    expect(described.map((r) => [r.PARTITION, r['CURRENT-OFFSET'], r.LAG, r['CONSUMER-ID']])).toEqual([
+      ['0', '1', '4', 'member-1'],
+      ['1', '2', '3', 'member-1'],
+      ['2', '3', '2', 'member-1'],
+    ]);
+    const members = table(await groups(bootstrap, '--describe', '--group', 'kip', '--members', '--verbose'));
+    expect(members).toEqual([
+      expect.objectContaining({
+        'CONSUMER-ID': 'member-1',
+        '#PARTITIONS': '3',
+        'CURRENT-EPOCH': '1',
+        'CURRENT-ASSIGNMENT': 'tk:0,1,2',
+        'TARGET-EPOCH': '1',
+        'TARGET-ASSIGNMENT': 'tk:0,1,2',
+      }),
+    ]);
+    const state = await groups(bootstrap, '--describe', '--group', 'kip', '--state', '--verbose');
+    expect(state).toMatch(/kip\s+\S+\s+\(\d+\)\s+range\s+Stable\s+1\s+1\s+1/);
+    // Deleting needs an empty group: the member leaves first.
+    expect(await groups(bootstrap, '--delete', '--group', 'kip').catch((e: Error) => e.message)).toMatch(
+      /not empty|NonEmptyGroup/i,
+    );
+    const left = await c.request(ApiKey.ConsumerGroupHeartbeat, 1, {
+      groupId: 'kip',
+      memberId: 'member-1',
+      memberEpoch: -1,
+      instanceId: null,
+      rackId: null,
+      rebalanceTimeoutMs: -1,
+      subscribedTopicNames: null,
+      subscribedTopicRegex: null,
+      serverAssignor: null,
+      topicPartitions: null,
+    });
+    expect(left.errorCode).toBe(0);
+    expect(await groups(bootstrap, '--delete', '--group', 'kip')).toMatch(/was successful/);
+    expect((await groups(bootstrap, '--list')).split('\n')).not.toContain('kip');
   }, 120_000);
 });
