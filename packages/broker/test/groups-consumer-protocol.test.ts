@@ -366,6 +366,14 @@ describe('ConsumerGroupHeartbeat', () => {
     expect(f1.groups[0].topics[0].partitions[0].committedOffset).toBe(5n);
     expect((await fetch('a', 0)).groups[0].errorCode).toBe(ErrorCode.STALE_MEMBER_EPOCH);
     expect((await fetch(null, -1)).groups[0].errorCode).toBe(0); // admin
+    // A classic group's member sends its generation: not checked (as in Kafka).
+    const classic = await c.request(ApiKey.OffsetFetch, 9, {
+      groupId: '',
+      topics: [],
+      groups: [{ groupId: 'some-classic', memberId: 'c-1', memberEpoch: 3, topics: null }],
+      requireStable: false,
+    });
+    expect(classic.groups[0].errorCode).toBe(0);
     const lg = await c.request(ApiKey.ListGroups, 5, { statesFilter: [], typesFilter: ['consumer'] });
     expect(lg.groups).toEqual([
       { groupId: 'g', protocolType: 'consumer', groupState: 'Stable', groupType: 'consumer' },

@@ -729,11 +729,15 @@ export class ConsumerProtocol {
     return ErrorCode.NONE;
   }
 
-  /** OffsetFetch v9 with a member: the member must exist with the current epoch. */
+  /**
+   * OffsetFetch v9 with a member of a KIP-848 group: the member must exist with the current
+   * epoch. A classic group (whose members send their generation here) or a missing one is not
+   * checked, as in Kafka.
+   */
   fetchError(g: Group | undefined, memberId: string | null, memberEpoch: number): number {
     if (memberId === null && memberEpoch < 0) return ErrorCode.NONE;
     const cg = g?.consumer;
-    if (!cg) return memberEpoch < 0 ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID;
+    if (!cg) return ErrorCode.NONE;
     const m = memberId === null ? undefined : cg.members.get(memberId);
     if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (memberEpoch > m.memberEpoch) return ErrorCode.FENCED_MEMBER_EPOCH;
