@@ -67,10 +67,17 @@ interface Member {
 
 type Mode = 'classic' | 'consumer';
 
-function member(b: Broker, group: string, topic: string, balancer: string, mode: Mode): Member {
-  const child = spawn(BIN, [`127.0.0.1:${b.address.port}`, group, topic, balancer, mode], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+function member(
+  b: Broker,
+  group: string,
+  topic: string,
+  balancer: string,
+  mode: Mode,
+  instanceId?: string,
+): Member {
+  const args = [`127.0.0.1:${b.address.port}`, group, topic, balancer, mode];
+  if (instanceId) args.push(instanceId);
+  const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   cleanups.push(() => child.kill('SIGKILL'));
   const m: Member = { child, assigned: [], deliveries: [], closed: false, lines: [] };
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -238,3 +245,105 @@ for (const [mode, balancer] of CASES) {
     }, 180_000);
   });
 }
+
+async function groupBroker(): Promise<{ b: Broker; admin: ReturnType<Kafka['admin']> }> {
+  const b = await startBroker({
+    port: 0,
+    wal: 'memory://',
+    objectStore: 'memory://',
+    metadata: 'memory',
+    groupInitialRebalanceDelayMs: 500,
+    groupMinSessionTimeoutMs: 1000,
+    offsetsTopicPartitions: 8,
+    groupConsumerSessionTimeoutMs: 6000,
+    groupConsumerHeartbeatIntervalMs: 300,
+  });
+  cleanups.push(() => b.close());
+  const k = new Kafka({
+    clientId: 'groups-franz',
+    brokers: [`127.0.0.1:${b.address.port}`],
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = k.admin();
+  await admin.connect();
+  cleanups.push(() => admin.disconnect());
+  return { b, admin };
+}
+
+describe('franz-go static membership', () => {
+  it('classic: a SIGKILLed static member restarted within its session timeout gets its partitions back without a rebalance', async () => {
+    const { b, admin } = await groupBroker();
+    await admin.createTopics({ topics: [{ topic: 'fstatic12', numPartitions: 12 }] });
+    const a = member(b, 'fstatic', 'fstatic12', 'range', 'classic', 'fa');
+    const c = member(b, 'fstatic', 'fstatic12', 'range', 'classic', 'fc');
+    const diag = () => [a, c].map((m, i) => `member ${i}: ${m.lines.slice(-8).join(' | ')}`).join('\n');
+    try {
+      await until(
+        'two static members with 6 partitions each',
+        () => a.assigned.length === 6 && c.assigned.length === 6,
+      );
+      const before = a.assigned;
+      const cLines = c.lines.length;
+      a.child.kill('SIGKILL');
+      const a2 = member(b, 'fstatic', 'fstatic12', 'range', 'classic', 'fa');
+      await until('the restarted member is assigned', () => a2.assigned.length > 0, 30_000);
+      expect(a2.assigned).toEqual(before);
+      // Past the session timeout (6 s) of the killed process: still no rebalance.
+      await new Promise((r) => setTimeout(r, 7000));
+      expect(c.lines.slice(cLines)).toEqual([]);
+      expect(a2.lines.filter((l) => /^(assigned|revoked|lost)/.test(l))).toEqual([
+        `assigned ${before.join(',')}`,
+      ]);
+      const d = await admin.describeGroups(['fstatic']);
+      expect(d.groups[0]!.state).toBe('Stable');
+      expect(d.groups[0]!.members.length).toBe(2);
+    } catch (err) {
+      throw new Error(`${String(err)}\n${diag()}`);
+    }
+  }, 90_000);
+
+  // franz-go 1.22.2 sends its static KIP-848 leave (member epoch -2) without the instance id;
+  // Kafka 4.3.1 refuses it with INVALID_REQUEST ("InstanceId can't be null"), so the old member
+  // keeps the instance id until its session expires and the restart gets UNRELEASED_INSTANCE_ID
+  // until then (checked against Apache Kafka 4.3.1 with the same member). Tributary must do the same.
+  it('franz-go KIP-848: a static member whose leave lacks its instance id is refused; its restart waits for the session timeout, then the group splits again', async () => {
+    const { b, admin } = await groupBroker();
+    await admin.createTopics({ topics: [{ topic: 'fstatic848', numPartitions: 12 }] });
+    const a = member(b, 'fstatic848', 'fstatic848', 'range', 'consumer', 'fa');
+    const c = member(b, 'fstatic848', 'fstatic848', 'range', 'consumer', 'fc');
+    const ms = [a, c];
+    const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-8).join(' | ')}`).join('\n');
+    try {
+      await until(
+        'two static members with 6 partitions each',
+        () => a.assigned.length === 6 && c.assigned.length === 6,
+      );
+      for (const m of ms) expect(m.lines).toContain('protocol consumer');
+      a.child.stdin!.write('stop\n');
+      await until('the static member closed', () => a.closed);
+      const stoppedAt = Date.now();
+      expect(a.lines.some((l) => l.includes('leave: INVALID_REQUEST') && l.includes('InstanceId'))).toBe(
+        true,
+      );
+      const a2 = member(b, 'fstatic848', 'fstatic848', 'range', 'consumer', 'fa');
+      ms.push(a2);
+      await until(
+        'the restart refused while the old member holds the instance id',
+        () => a2.lines.some((l) => l.includes('UNRELEASED_INSTANCE_ID')),
+        20_000,
+      );
+      await until(
+        'the restarted member and the other with 6 partitions each',
+        () => a2.assigned.length === 6 && c.assigned.length === 6,
+        40_000,
+      );
+      const waited = Date.now() - stoppedAt;
+      // The old member's session (6 s from its last heartbeat) had to expire first.
+      expect(waited).toBeGreaterThan(4000);
+      expect(new Set([...a2.assigned, ...c.assigned]).size).toBe(12);
+      console.log(`franz-go KIP-848 static leave refused; restart assigned ${waited} ms after the stop`);
+    } catch (err) {
+      throw new Error(`${String(err)}\n${diag()}`);
+    }
+  }, 90_000);
+});

@@ -12,7 +12,8 @@
 // Auto commit is off; offsets are committed synchronously after every non-empty poll and in
 // OnPartitionsRevoked. BlockRebalanceOnPoll keeps the rebalance callbacks out of the span
 // between a poll and its commit, so a clean handoff delivers nothing twice. Reads "stop" (or
-// EOF) on stdin: commits, leaves the group (Close), prints "closed".
+// EOF) on stdin: commits, leaves the group (Close), prints "closed". franz-go logs to stderr at
+// warn level (FRANZ_MEMBER_LOG=debug|info|error to change it).
 //
 // Usage: franz-member <bootstrap> <group> <topic> <range|cooperative-sticky> <classic|consumer> [instanceId]
 //
@@ -116,6 +117,19 @@ func (a *assignment) current() string {
 	return list(all)
 }
 
+// logLevel is franz-go's log level on stderr: warn, or FRANZ_MEMBER_LOG (debug|info|warn|error).
+func logLevel() kgo.LogLevel {
+	switch os.Getenv("FRANZ_MEMBER_LOG") {
+	case "debug":
+		return kgo.LogLevelDebug
+	case "info":
+		return kgo.LogLevelInfo
+	case "error":
+		return kgo.LogLevelError
+	}
+	return kgo.LogLevelWarn
+}
+
 func main() {
 	if len(os.Args) < 6 {
 		errf("usage: franz-member <bootstrap> <group> <topic> <range|cooperative-sticky> <classic|consumer> [instanceId]")
@@ -152,7 +166,7 @@ func main() {
 		kgo.FetchMaxWait(200 * time.Millisecond),
 		kgo.RebalanceTimeout(20 * time.Second),
 		kgo.WithHooks(hook),
-		kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelWarn, func() string { return "franz: " })),
+		kgo.WithLogger(kgo.BasicLogger(os.Stderr, logLevel(), func() string { return "franz: " })),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			out("assigned %s", a.add(m[topic]))
 		}),
@@ -228,6 +242,14 @@ func main() {
 		errf("final commit: %v", err)
 	}
 	cancel()
-	cl.CloseAllowingRebalance() // leaves the group (not for a static member); OnPartitionsRevoked commits
+	cl.AllowRebalance()
+	// Leave (OnPartitionsRevoked commits): LeaveGroup for a classic dynamic member (none for a
+	// static one), a ConsumerGroupHeartbeat with epoch -1 (dynamic) or -2 (static) for KIP-848.
+	leaveCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := cl.LeaveGroupContext(leaveCtx); err != nil {
+		errf("leave: %v", err)
+	}
+	cancel()
+	cl.Close()
 	out("closed")
 }
