@@ -347,3 +347,50 @@ describe('franz-go static membership', () => {
     }
   }, 90_000);
 });
+
+describe('franz-go KIP-848 topic changes', () => {
+  it('franz-go KIP-848: partitions added to the subscribed topic are assigned by the broker and consumed', async () => {
+    const { b, admin } = await groupBroker();
+    await admin.createTopics({ topics: [{ topic: 'fgrow', numPartitions: 6 }] });
+    const ms = [
+      member(b, 'fgrow', 'fgrow', 'range', 'consumer'),
+      member(b, 'fgrow', 'fgrow', 'range', 'consumer'),
+    ];
+    const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-8).join(' | ')}`).join('\n');
+    try {
+      await until('two members with 3 partitions each', () => ms.every((m) => m.assigned.length === 3));
+      await admin.createPartitions({ topicPartitions: [{ topic: 'fgrow', count: 12 }] });
+      const t = Date.now();
+      await until(
+        'two members with 6 partitions each',
+        () => ms.every((m) => m.assigned.length === 6),
+        30_000,
+      );
+      const reassignedMs = Date.now() - t;
+      expect(new Set(ms.flatMap((m) => m.assigned)).size).toBe(12);
+      const k = new Kafka({
+        clientId: 'groups-franz',
+        brokers: [`127.0.0.1:${b.address.port}`],
+        logLevel: logLevel.NOTHING,
+      });
+      const producer = k.producer();
+      await producer.connect();
+      cleanups.push(() => producer.disconnect());
+      const messages = [];
+      for (let p = 0; p < 12; p++)
+        for (let i = 0; i < 10; i++) messages.push({ partition: p, value: `p${p}-${i}` });
+      await producer.send({ topic: 'fgrow', messages });
+      const seen = () => new Set(ms.flatMap((m) => m.deliveries.map(([v]) => v)));
+      await until('120 records consumed', () => seen().size === 120, 30_000);
+      // Each record came from the member owning its partition, and from the partition it was sent to.
+      for (const m of ms)
+        for (const [v, p] of m.deliveries) {
+          expect(m.assigned).toContain(p);
+          expect(v.startsWith(`p${p}-`)).toBe(true);
+        }
+      console.log(`franz-go KIP-848: 6 → 12 partitions assigned ${reassignedMs} ms after CreatePartitions`);
+    } catch (err) {
+      throw new Error(`${String(err)}\n${diag()}`);
+    }
+  }, 90_000);
+});
