@@ -14,6 +14,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -393,4 +395,81 @@ describe('franz-go KIP-848 topic changes', () => {
       throw new Error(`${String(err)}\n${diag()}`);
     }
   }, 90_000);
+});
+
+describe('franz-go KIP-848 across a broker restart', () => {
+  it('franz-go KIP-848: members keep their assignment across a broker kill and restart on the same data dir, and their sessions still expire', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'trib-franz-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const o = {
+      port: 0,
+      dataDir: dir,
+      walBytes: 32 << 20,
+      groupInitialRebalanceDelayMs: 500,
+      offsetsTopicPartitions: 8,
+      // Longer than the restart takes (well under a second): the members' sessions survive it.
+      groupConsumerSessionTimeoutMs: 6000,
+      groupConsumerHeartbeatIntervalMs: 300,
+    };
+    const b1 = await startBroker(o);
+    cleanups.push(() => b1.kill());
+    const port = b1.address.port;
+    const client = () =>
+      new Kafka({ clientId: 'groups-franz', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING });
+    const produce = async (from: number, count: number) => {
+      const producer = client().producer();
+      await producer.connect();
+      const messages = [];
+      for (let i = from; i < from + count; i++) messages.push({ key: `k${i}`, value: `v${i}` });
+      await producer.send({ topic: 'fdur', messages });
+      await producer.disconnect();
+    };
+    const admin1 = client().admin();
+    await admin1.connect();
+    await admin1.createTopics({ topics: [{ topic: 'fdur', numPartitions: 6 }] });
+    await admin1.disconnect();
+    await produce(0, 600);
+    const ms = [
+      member(b1, 'fdur', 'fdur', 'range', 'consumer'),
+      member(b1, 'fdur', 'fdur', 'range', 'consumer'),
+    ];
+    const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-10).join(' | ')}`).join('\n');
+    const seen = () => new Set(ms.flatMap((m) => m.deliveries.map(([v]) => v)));
+    try {
+      await until('two members with 3 partitions each', () => ms.every((m) => m.assigned.length === 3));
+      await until('600 consumed', () => seen().size === 600);
+      // Settled: the last poll's commit is acknowledged.
+      await new Promise((r) => setTimeout(r, 1000));
+      const before = ms.map((m) => m.assigned);
+      const lines = ms.map((m) => m.lines.length);
+      const delivered = ms.map((m) => m.deliveries.length);
+      await b1.kill();
+      const b2 = await startBroker({ ...o, port });
+      cleanups.push(() => b2.kill());
+      await produce(600, 600);
+      await until('1200 consumed', () => seen().size === 1200, 40_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      // Same partitions, no revocation or loss: the group was replayed from __consumer_offsets.
+      expect(ms.map((m) => m.assigned)).toEqual(before);
+      for (const [i, m] of ms.entries())
+        expect(m.lines.slice(lines[i]).filter((l) => /^(assigned|revoked|lost)/.test(l))).toEqual([]);
+      // Nothing from before the restart is delivered again; the new records exactly once.
+      const after = ms.flatMap((m, i) => m.deliveries.slice(delivered[i]).map(([v]) => v));
+      expect(after.filter((v) => Number(v.slice(1)) < 600)).toEqual([]);
+      expect(after.length).toBe(600);
+      // A member that dies while the broker is down never heartbeats to the restarted broker:
+      // its replayed session must still expire, and the other member take its partitions.
+      await b2.kill();
+      const killedAt = Date.now();
+      ms[1]!.child.kill('SIGKILL');
+      const b3 = await startBroker({ ...o, port });
+      cleanups.push(() => b3.close());
+      await until('one member with 6 partitions', () => ms[0]!.assigned.length === 6, 30_000);
+      console.log(
+        `franz-go KIP-848 across a restart: 1200 records once, no rebalance; the killed member's partitions moved ${Date.now() - killedAt} ms after the kill`,
+      );
+    } catch (err) {
+      throw new Error(`${String(err)}\n${diag()}`);
+    }
+  }, 120_000);
 });
