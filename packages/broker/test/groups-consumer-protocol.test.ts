@@ -240,9 +240,17 @@ describe('ConsumerGroupHeartbeat', () => {
     expect(await e({ memberId: 'x', memberEpoch: 0, rebalanceTimeoutMs: -1 })).toBe(
       ErrorCode.INVALID_REQUEST,
     );
-    expect(await e({ memberId: 'x', memberEpoch: 0, subscribedTopicNames: [] })).toBe(
+    expect(await e({ memberId: 'x', memberEpoch: 0, subscribedTopicNames: null })).toBe(
       ErrorCode.INVALID_REQUEST,
     );
+    // Subscribed to nothing yet (a Java consumer with a pattern no topic matches): a member without partitions.
+    const none = await hb(c, {
+      groupId: 'empty-sub',
+      memberId: 'y',
+      memberEpoch: 0,
+      subscribedTopicNames: [],
+    });
+    expect(none).toMatchObject({ errorCode: 0, memberEpoch: 1, assignment: { topicPartitions: [] } });
     expect(await e({ memberId: 'x', memberEpoch: 0, topicPartitions: [{ topicId, partitions: [1] }] })).toBe(
       ErrorCode.INVALID_REQUEST,
     );

@@ -344,3 +344,64 @@ describe('Java static membership, KIP-848', () => {
     expect(d.members.map((m) => m.instanceId).sort()).toEqual(['ja', 'jc']);
   }, 90_000);
 });
+
+describe('Java KIP-848 regex subscription (SubscriptionPattern, resolved by the broker)', () => {
+  it('members subscribed by pattern share the matching topics and pick up a new one', async () => {
+    const b = await startBroker({
+      port: 0,
+      wal: 'memory://',
+      objectStore: 'memory://',
+      metadata: 'memory',
+      offsetsTopicPartitions: 8,
+      groupConsumerSessionTimeoutMs: 6000,
+      groupConsumerHeartbeatIntervalMs: 300,
+    });
+    cleanups.push(() => b.close());
+    const k = new Kafka({
+      clientId: 'groups-java',
+      brokers: [`127.0.0.1:${b.address.port}`],
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = k.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    await admin.createTopics({
+      topics: [
+        { topic: 'rx-a', numPartitions: 4 },
+        { topic: 'rx-b', numPartitions: 4 },
+        { topic: 'other', numPartitions: 4 },
+      ],
+    });
+    const producer = k.producer();
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    const produce = (topic: string, prefix: string) =>
+      producer.send({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `${prefix}${i}` })) });
+    const ms = [
+      member('java', b, 'jregex', 're:rx-.*', 'consumer-uniform'),
+      member('java', b, 'jregex', 're:rx-.*', 'consumer-uniform'),
+    ];
+    const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-6).join(' | ')}`).join('\n');
+    const consumed = (prefix: string) => {
+      const seen = new Set<string>();
+      for (const m of ms) for (const [v] of m.deliveries) if (v.startsWith(prefix)) seen.add(v);
+      return seen.size;
+    };
+    try {
+      await until('8 partitions of rx-a and rx-b shared', () => ms.every((m) => m.assigned.length === 4));
+      await produce('rx-a', 'a');
+      await produce('rx-b', 'b');
+      await produce('other', 'o');
+      await until('rx-a and rx-b consumed', () => consumed('a') === 100 && consumed('b') === 100);
+      await admin.createTopics({ topics: [{ topic: 'rx-c', numPartitions: 4 }] });
+      await until('rx-c joins the subscription', () => ms.every((m) => m.assigned.length === 6), 30_000);
+      await produce('rx-c', 'c');
+      await until('rx-c consumed', () => consumed('c') === 100);
+      expect(consumed('o')).toBe(0);
+      const d = await groupCoordinator(b).consumer.describe('jregex');
+      expect(d.members.map((m) => m.subscribedTopicRegex)).toEqual(['rx-.*', 'rx-.*']);
+    } catch (err) {
+      throw new Error(`${String(err)}\n${diag()}`);
+    }
+  }, 90_000);
+});

@@ -173,20 +173,20 @@ export class ConsumerProtocol {
 
   private validate(p: HeartbeatParams): void {
     const bad = (msg: string): never => fail(ErrorCode.INVALID_REQUEST, msg);
-    if (p.groupId === '') fail(ErrorCode.INVALID_GROUP_ID, 'GroupId can not be empty.');
-    if ((p.version >= 1 || p.memberEpoch !== 0) && p.memberId === '') bad('MemberId can not be empty.');
+    if (p.groupId === '') fail(ErrorCode.INVALID_GROUP_ID, "GroupId can't be empty.");
+    if ((p.version >= 1 || p.memberEpoch !== 0) && p.memberId === '') bad("MemberId can't be empty.");
     if (p.memberId.length > 255) bad('MemberId is longer than 255 characters.');
-    if (p.instanceId === '') bad('InstanceId can not be empty.');
-    if (p.rackId === '') bad('RackId can not be empty.');
+    if (p.instanceId === '') bad("InstanceId can't be empty.");
+    if (p.rackId === '') bad("RackId can't be empty.");
     if (p.memberEpoch === 0) {
       if (p.rebalanceTimeoutMs === -1) bad('RebalanceTimeoutMs must be provided in first request.');
       if (p.topicPartitions === null || p.topicPartitions.some((t) => t.partitions.length > 0))
         bad('TopicPartitions must be empty when (re-)joining.');
-      const names = p.subscribedTopicNames !== null && p.subscribedTopicNames.length > 0;
-      const regex = p.subscribedTopicRegex !== null && p.subscribedTopicRegex !== '';
-      if (!names && !regex) bad('SubscribedTopicNames or SubscribedTopicRegex must be set in first request.');
+      // Empty is allowed (a Java consumer subscribed by pattern joins before any topic matches).
+      if (p.subscribedTopicNames === null && p.subscribedTopicRegex === null)
+        bad('Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.');
     } else if (p.memberEpoch === LEAVE_STATIC_EPOCH) {
-      if (p.instanceId === null) bad('InstanceId can not be null.');
+      if (p.instanceId === null) bad("InstanceId can't be null.");
     } else if (p.memberEpoch < LEAVE_STATIC_EPOCH) {
       bad('MemberEpoch is invalid.');
     }
@@ -469,7 +469,7 @@ export class ConsumerProtocol {
       assignorName: '',
       members: [],
     });
-    if (groupId === '') return none(ErrorCode.INVALID_GROUP_ID, 'GroupId can not be empty.');
+    if (groupId === '') return none(ErrorCode.INVALID_GROUP_ID, "GroupId can't be empty.");
     const s = await this.host.shardFor(groupId);
     const g = s.groups.get(groupId);
     if (!g || g.state === 'Dead') return none(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} not found.`);

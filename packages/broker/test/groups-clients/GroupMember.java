@@ -6,6 +6,8 @@
 // assignor: range | cooperative-sticky (classic protocol, client-side assignment), or
 // consumer-uniform | consumer-range (KIP-848: group.protocol=consumer with that server-side
 // assignor; the session timeout is then the broker's, and the argument is ignored).
+// topic: a name, or re:<regex> to subscribe by pattern: with consumer-* a SubscriptionPattern
+// (KIP-848: the broker resolves it), with the classic protocol a java.util.regex.Pattern.
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.time.Duration;
@@ -14,11 +16,13 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.SubscriptionPattern;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
@@ -76,7 +80,7 @@ public class GroupMember {
     reader.setDaemon(true);
     reader.start();
     try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p)) {
-      c.subscribe(List.of(args[2]), new ConsumerRebalanceListener() {
+      ConsumerRebalanceListener listener = new ConsumerRebalanceListener() {
         public void onPartitionsRevoked(Collection<TopicPartition> ps) {
           if (!ps.isEmpty()) c.commitSync();
           out("revoked " + parts(ps));
@@ -87,7 +91,11 @@ public class GroupMember {
         public void onPartitionsLost(Collection<TopicPartition> ps) {
           out("lost " + parts(ps));
         }
-      });
+      };
+      if (args[2].startsWith("re:") && args[3].startsWith("consumer-"))
+        c.subscribe(new SubscriptionPattern(args[2].substring(3)), listener);
+      else if (args[2].startsWith("re:")) c.subscribe(Pattern.compile(args[2].substring(3)), listener);
+      else c.subscribe(List.of(args[2]), listener);
       while (!stop.get()) {
         ConsumerRecords<String, String> rs = c.poll(Duration.ofMillis(200));
         for (ConsumerRecord<String, String> r : rs) out("rec " + r.partition() + " " + r.offset() + " " + r.value());
