@@ -473,3 +473,90 @@ describe('franz-go KIP-848 across a broker restart', () => {
     }
   }, 120_000);
 });
+
+const CHURN_CASES: [Mode, string][] = [
+  ['classic', 'range'],
+  ['classic', 'cooperative-sticky'],
+  ['consumer', 'range'],
+  ['consumer', 'cooperative-sticky'],
+];
+
+for (const [mode, balancer] of CHURN_CASES) {
+  const name = mode === 'classic' ? 'franz-go classic churn' : 'franz-go KIP-848 churn';
+  describe(`${name}, ${balancer}`, () => {
+    it('members join and leave one by one while records flow: every record delivered exactly once', async () => {
+      const { b, admin } = await groupBroker();
+      const topic = `fchurn-${mode}-${balancer}`;
+      const group = topic;
+      await admin.createTopics({ topics: [{ topic, numPartitions: 12 }] });
+      const k = new Kafka({
+        clientId: 'groups-franz',
+        brokers: [`127.0.0.1:${b.address.port}`],
+        logLevel: logLevel.NOTHING,
+      });
+      const producer = k.producer();
+      await producer.connect();
+      cleanups.push(() => producer.disconnect());
+      let produced = 0;
+      let producing = true;
+      const flowing = (async () => {
+        while (producing) {
+          const messages = [];
+          for (let j = produced; j < produced + 50; j++) messages.push({ key: `k${j}`, value: `v${j}` });
+          await producer.send({ topic, messages });
+          produced += 50;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      const ms: Member[] = [];
+      const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-8).join(' | ')}`).join('\n');
+      const live = () => ms.filter((m) => !m.closed);
+      const balanced = () => {
+        const l = live();
+        const owned = l.flatMap((m) => m.assigned);
+        return (
+          owned.length === 12 &&
+          new Set(owned).size === 12 &&
+          l.every((m) => m.assigned.length >= Math.floor(12 / l.length))
+        );
+      };
+      try {
+        for (let n = 0; n < 4; n++) {
+          ms.push(member(b, group, topic, balancer, mode));
+          await until(`${n + 1} members balanced`, balanced, 30_000);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        for (let n = 0; n < 3; n++) {
+          const m = ms[n]!;
+          m.child.stdin!.write('stop\n');
+          await until(`member ${n} closed`, () => m.closed);
+          await until(`${3 - n} members balanced`, balanced, 30_000);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        producing = false;
+        await flowing;
+        const count = () => {
+          const c = new Map<string, number>();
+          for (const m of ms) for (const [v] of m.deliveries) c.set(v, (c.get(v) ?? 0) + 1);
+          return c;
+        };
+        await until(`all ${produced} records consumed`, () => count().size === produced, 30_000);
+        await new Promise((r) => setTimeout(r, 500));
+        const twice = [...count()].filter(([, n]) => n > 1);
+        expect(twice.length, `delivered more than once: ${twice.slice(0, 10).join(' ')}`).toBe(0);
+        const last = ms[3]!;
+        last.child.stdin!.write('stop\n');
+        await until('the last member closed', () => last.closed);
+        const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        const ends = new Map((await admin.fetchTopicOffsets(topic)).map((e) => [e.partition, e.offset]));
+        for (const p of committed[0]!.partitions) expect(p.offset).toBe(ends.get(p.partition));
+        console.log(`${name} ${balancer}: ${produced} records through 7 rebalances, each delivered once`);
+      } catch (err) {
+        throw new Error(`${String(err)}\n${diag()}`);
+      } finally {
+        producing = false;
+        await flowing.catch(() => {});
+      }
+    }, 120_000);
+  });
+}
