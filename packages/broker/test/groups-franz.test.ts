@@ -11,6 +11,10 @@
  * exactly once; the committed offsets end at the partitions' ends. Each member prints which
  * protocol it really spoke ("protocol consumer" on its first ConsumerGroupHeartbeat,
  * "protocol classic" on its first JoinGroup): a KIP-848 case fails if a member fell back.
+ * Also: static members (classic SIGKILL + restart; franz-go's KIP-848 static leave, which lacks
+ * the instance id and is refused as Kafka 4.3 does), partitions added to a KIP-848 group's topic,
+ * KIP-848 members across a broker kill and restart on a data dir, and churn (join to 4, leave
+ * to 1 while records flow) with every record delivered exactly once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
