@@ -64,6 +64,8 @@ async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Pro
 interface Member {
   child: ChildProcess;
   assigned: number[];
+  /** The last "assigned" line's entries as printed ("3", or "topic:3" for a regex subscription). */
+  assignedNames: string[];
   /** value → partition of every delivery. */
   deliveries: [string, number][];
   closed: boolean;
@@ -85,7 +87,7 @@ function member(
   if (instanceId) args.push(instanceId);
   const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   cleanups.push(() => child.kill('SIGKILL'));
-  const m: Member = { child, assigned: [], deliveries: [], closed: false, lines: [] };
+  const m: Member = { child, assigned: [], assignedNames: [], deliveries: [], closed: false, lines: [] };
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (line.startsWith('rec ')) {
       const [, p, , v] = line.split(' ');
@@ -93,8 +95,10 @@ function member(
       return;
     }
     m.lines.push(line);
-    if (line.startsWith('assigned')) m.assigned = line.slice(9).split(',').filter(Boolean).map(Number);
-    else if (line === 'closed') m.closed = true;
+    if (line.startsWith('assigned')) {
+      m.assignedNames = line.slice(9).split(',').filter(Boolean);
+      m.assigned = m.assignedNames.map(Number);
+    } else if (line === 'closed') m.closed = true;
   });
   child.stderr!.on('data', (d: Buffer) => m.lines.push(`stderr: ${d.toString().trim()}`));
   return m;
@@ -395,6 +399,53 @@ describe('franz-go KIP-848 topic changes', () => {
           expect(v.startsWith(`p${p}-`)).toBe(true);
         }
       console.log(`franz-go KIP-848: 6 → 12 partitions assigned ${reassignedMs} ms after CreatePartitions`);
+    } catch (err) {
+      throw new Error(`${String(err)}\n${diag()}`);
+    }
+  }, 90_000);
+});
+
+describe('franz-go KIP-848 regex subscription', () => {
+  it('franz-go KIP-848: a regex subscription (resolved by the broker) picks up matching topics created later, not others', async () => {
+    const { b, admin } = await groupBroker();
+    await admin.createTopics({ topics: [{ topic: 'fre-a', numPartitions: 6 }] });
+    const ms = [
+      member(b, 'fre', 're:^fre-', 'range', 'consumer'),
+      member(b, 'fre', 're:^fre-', 'range', 'consumer'),
+    ];
+    const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-8).join(' | ')}`).join('\n');
+    const owned = () => ms.flatMap((m) => m.assignedNames);
+    try {
+      await until('fre-a split 3/3', () => ms.every((m) => m.assignedNames.length === 3));
+      for (const m of ms) expect(m.lines).toContain('protocol consumer');
+      await admin.createTopics({
+        topics: [
+          { topic: 'fre-b', numPartitions: 6 },
+          { topic: 'other', numPartitions: 6 },
+        ],
+      });
+      await until('fre-a and fre-b split 6/6', () => ms.every((m) => m.assignedNames.length === 6), 30_000);
+      const all = owned().sort();
+      const want = ['fre-a', 'fre-b'].flatMap((t) => [0, 1, 2, 3, 4, 5].map((p) => `${t}:${p}`)).sort();
+      expect(all).toEqual(want);
+      const k = new Kafka({
+        clientId: 'groups-franz',
+        brokers: [`127.0.0.1:${b.address.port}`],
+        logLevel: logLevel.NOTHING,
+      });
+      const producer = k.producer();
+      await producer.connect();
+      cleanups.push(() => producer.disconnect());
+      for (const topic of ['fre-a', 'fre-b', 'other'])
+        await producer.send({
+          topic,
+          messages: Array.from({ length: 60 }, (_, i) => ({ partition: i % 6, value: `${topic}-${i}` })),
+        });
+      const values = () => ms.flatMap((m) => m.deliveries.map(([v]) => v));
+      await until('120 records of fre-a and fre-b consumed', () => new Set(values()).size === 120, 30_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(values().length).toBe(120);
+      expect(values().filter((v) => v.startsWith('other'))).toEqual([]);
     } catch (err) {
       throw new Error(`${String(err)}\n${diag()}`);
     }

@@ -15,7 +15,10 @@
 // EOF) on stdin: commits, leaves the group (Close), prints "closed". franz-go logs to stderr at
 // warn level (FRANZ_MEMBER_LOG=debug|info|error to change it).
 //
-// Usage: franz-member <bootstrap> <group> <topic> <range|cooperative-sticky> <classic|consumer> [instanceId]
+// Usage: franz-member <bootstrap> <group> <topic|re:pattern> <range|cooperative-sticky> <classic|consumer> [instanceId]
+//
+// With "re:<pattern>" the member subscribes to every topic matching the pattern and names
+// partitions "<topic>:<partition>" in its lines.
 //
 // Mode "consumer" opts in to KIP-848. franz-go 1.22.2 takes that path when the client's
 // context carries "opt_in_kafka_next_gen_balancer_beta" (the beta opt-in) or the group is
@@ -76,45 +79,73 @@ func (h *protocolHook) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, 
 	}
 }
 
-// assignment is the member's current partition set of the one topic it consumes.
-type assignment struct {
-	mu sync.Mutex
-	ps map[int32]bool
+// tp is one assigned partition.
+type tp struct {
+	topic     string
+	partition int32
 }
 
-func list(ps []int32) string {
-	s := slices.Clone(ps)
-	slices.Sort(s)
+// assignment is the member's current partition set. With one topic the lines name
+// partitions ("3"); with a regex subscription they name topic and partition ("t:3").
+type assignment struct {
+	mu    sync.Mutex
+	regex bool
+	ps    map[tp]bool
+}
+
+func (a *assignment) list(tps []tp) string {
+	s := slices.Clone(tps)
+	slices.SortFunc(s, func(x, y tp) int {
+		if c := strings.Compare(x.topic, y.topic); c != 0 {
+			return c
+		}
+		return int(x.partition) - int(y.partition)
+	})
 	b := make([]string, len(s))
-	for i, p := range s {
-		b[i] = strconv.Itoa(int(p))
+	for i, t := range s {
+		b[i] = a.name(t.topic, t.partition)
 	}
 	return strings.Join(b, ",")
 }
 
-func (a *assignment) add(ps []int32) string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, p := range ps {
-		a.ps[p] = true
+func (a *assignment) name(topic string, partition int32) string {
+	if a.regex {
+		return topic + ":" + strconv.Itoa(int(partition))
 	}
-	return a.current()
+	return strconv.Itoa(int(partition))
 }
 
-func (a *assignment) remove(ps []int32) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, p := range ps {
-		delete(a.ps, p)
+func flatten(m map[string][]int32) []tp {
+	var out []tp
+	for t, ps := range m {
+		for _, p := range ps {
+			out = append(out, tp{t, p})
+		}
 	}
+	return out
 }
 
-func (a *assignment) current() string {
-	all := make([]int32, 0, len(a.ps))
-	for p := range a.ps {
-		all = append(all, p)
+func (a *assignment) add(m map[string][]int32) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, t := range flatten(m) {
+		a.ps[t] = true
 	}
-	return list(all)
+	all := make([]tp, 0, len(a.ps))
+	for t := range a.ps {
+		all = append(all, t)
+	}
+	return a.list(all)
+}
+
+func (a *assignment) remove(m map[string][]int32) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	gone := flatten(m)
+	for _, t := range gone {
+		delete(a.ps, t)
+	}
+	return a.list(gone)
 }
 
 // logLevel is franz-go's log level on stderr: warn, or FRANZ_MEMBER_LOG (debug|info|warn|error).
@@ -132,7 +163,7 @@ func logLevel() kgo.LogLevel {
 
 func main() {
 	if len(os.Args) < 6 {
-		errf("usage: franz-member <bootstrap> <group> <topic> <range|cooperative-sticky> <classic|consumer> [instanceId]")
+		errf("usage: franz-member <bootstrap> <group> <topic|re:pattern> <range|cooperative-sticky> <classic|consumer> [instanceId]")
 		os.Exit(2)
 	}
 	bootstrap, group, topic, balancerName, mode := os.Args[1], os.Args[2], os.Args[3], os.Args[4], os.Args[5]
@@ -151,14 +182,16 @@ func main() {
 		os.Exit(2)
 	}
 
-	a := &assignment{ps: map[int32]bool{}}
+	// A topic "re:<pattern>" subscribes to every topic the pattern matches (franz-go's
+	// ConsumeRegex; in KIP-848 mode the broker resolves it, SubscribedTopicRegex).
+	pattern, regex := strings.CutPrefix(topic, "re:")
+	a := &assignment{regex: regex, ps: map[tp]bool{}}
 	hook := &protocolHook{}
 	clientCtx := context.Background()
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(bootstrap),
 		kgo.ClientID("franz-member"),
 		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(topic),
 		kgo.Balancers(balancer),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
@@ -168,23 +201,26 @@ func main() {
 		kgo.WithHooks(hook),
 		kgo.WithLogger(kgo.BasicLogger(os.Stderr, logLevel(), func() string { return "franz: " })),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			out("assigned %s", a.add(m[topic]))
+			out("assigned %s", a.add(m))
 		}),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 			// Called at the end of every session (eager) or for what is taken away
 			// (cooperative, KIP-848), and on leave: commit what was processed first.
-			if len(m[topic]) > 0 {
+			if len(flatten(m)) > 0 {
 				if err := cl.CommitUncommittedOffsets(ctx); err != nil {
 					errf("commit on revoke: %v", err)
 				}
 			}
-			a.remove(m[topic])
-			out("revoked %s", list(m[topic]))
+			out("revoked %s", a.remove(m))
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			a.remove(m[topic])
-			out("lost %s", list(m[topic]))
+			out("lost %s", a.remove(m))
 		}),
+	}
+	if regex {
+		opts = append(opts, kgo.ConsumeTopics(pattern), kgo.ConsumeRegex())
+	} else {
+		opts = append(opts, kgo.ConsumeTopics(topic))
 	}
 	if mode == "classic" {
 		opts = append(opts, kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(300*time.Millisecond))
@@ -227,7 +263,7 @@ func main() {
 		})
 		n := 0
 		fetches.EachRecord(func(r *kgo.Record) {
-			out("rec %d %d %s", r.Partition, r.Offset, r.Value)
+			out("rec %s %d %s", a.name(r.Topic, r.Partition), r.Offset, r.Value)
 			n++
 		})
 		if n > 0 {
