@@ -51,6 +51,7 @@ function member(o: Partial<ConsumerMemberValue> = {}): ConsumerMemberValue {
     subscribedTopicRegex: null,
     serverAssignor: null,
     rebalanceTimeoutMs: 30000,
+    classic: null,
     ...o,
   };
 }
@@ -228,7 +229,7 @@ describe('ConsumerGroupMemberMetadataValue (5)', () => {
     for (const v of cases) expect(decodeConsumerMemberValue(encodeConsumerMemberValue(v))).toEqual(v);
   });
 
-  it('skips ClassicMemberMetadata (tag 0) and unknown tags', () => {
+  it('decodes ClassicMemberMetadata (tag 0) and skips unknown tags', () => {
     const b = hex(
       `
       0000 00 00 02 63 03 2f68 01 00 00007530 00   -- v0, nulls, "c", "/h", no topics, regex null, 30000, assignor null
@@ -245,7 +246,16 @@ describe('ConsumerGroupMemberMetadataValue (5)', () => {
     `.replace(/--.*$/gm, ''),
     );
     expect(decodeConsumerMemberValue(b)).toEqual(
-      member({ clientId: 'c', clientHost: '/h', subscribedTopicNames: [], rebalanceTimeoutMs: 30000 }),
+      member({
+        clientId: 'c',
+        clientHost: '/h',
+        subscribedTopicNames: [],
+        rebalanceTimeoutMs: 30000,
+        classic: {
+          sessionTimeoutMs: 45000,
+          supportedProtocols: [{ name: 'range', metadata: Buffer.from([1, 2]) }],
+        },
+      }),
     );
   });
 
@@ -488,12 +498,9 @@ describe('bytes written by Kafka (generated classes of kafka-group-coordinator 4
   });
 
   it('values with fields we do not model decode', () => {
-    // A classic-protocol member: unset strings are "" in Java, ClassicMemberMetadata present.
-    expect(
-      decodeConsumerMemberValue(
-        hex('000001010263032f6801010000753001010011010000afc8020672616e67650301020000'),
-      ),
-    ).toEqual({
+    // A classic-protocol member: unset strings are "" in Java, ClassicMemberMetadata present;
+    // what we write for it is byte-identical to Kafka's own serialiser.
+    const classicMember = {
       instanceId: '',
       rackId: '',
       clientId: 'c',
@@ -502,7 +509,14 @@ describe('bytes written by Kafka (generated classes of kafka-group-coordinator 4
       subscribedTopicRegex: '',
       serverAssignor: '',
       rebalanceTimeoutMs: 30000,
-    });
+      classic: {
+        sessionTimeoutMs: 45000,
+        supportedProtocols: [{ name: 'range', metadata: Buffer.from([1, 2]) }],
+      },
+    };
+    const javaBytes = hex('000001010263032f6801010000753001010011010000afc8020672616e67650301020000');
+    expect(decodeConsumerMemberValue(javaBytes)).toEqual(classicMember);
+    expect(encodeConsumerMemberValue(classicMember)).toEqual(javaBytes);
     // Kafka 4.3 AssignmentTimestamp = 1764000000000.
     expect(decodeConsumerTargetMetadataValue(hex('00000000000a0100080000019ab697e800'))).toEqual({
       assignmentEpoch: 10,

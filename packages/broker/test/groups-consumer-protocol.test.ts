@@ -271,7 +271,8 @@ describe('ConsumerGroupHeartbeat', () => {
     expect(await e({ groupId: 'g0', memberId: v0.memberId, memberEpoch: 7 })).toBe(
       ErrorCode.FENCED_MEMBER_EPOCH,
     );
-    // a classic group with members is not a consumer group, and the other way round.
+    // A classic member whose metadata is no consumer-protocol subscription cannot join a consumer
+    // group, nor can a group of such members be upgraded (online migration needs subscriptions).
     const join2 = await c.request(ApiKey.JoinGroup, 9, {
       groupId: 'g0',
       sessionTimeoutMs: 10_000,

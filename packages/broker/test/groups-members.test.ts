@@ -16,11 +16,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../../test/golden/clients/process.ts';
 import { groupCoordinator } from '../src/groups/index.ts';
-import { type Broker, startBroker } from '../src/index.ts';
+import { type Broker, type BrokerOptions, startBroker } from '../src/index.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const JARS = path.join(ROOT, 'tools/.cache/java');
@@ -110,6 +110,34 @@ function member(
   return m;
 }
 
+/** A broker on memory storage (group settings for quick tests) and a kafkajs admin on it. */
+async function brokerWithAdmin(
+  o: Partial<BrokerOptions> = {},
+): Promise<{ b: Broker; k: Kafka; admin: Admin }> {
+  const b = await startBroker({
+    port: 0,
+    wal: 'memory://',
+    objectStore: 'memory://',
+    metadata: 'memory',
+    groupInitialRebalanceDelayMs: 500,
+    groupMinSessionTimeoutMs: 1000,
+    offsetsTopicPartitions: 8,
+    groupConsumerSessionTimeoutMs: 6000,
+    groupConsumerHeartbeatIntervalMs: 300,
+    ...o,
+  });
+  cleanups.push(() => b.close());
+  const k = new Kafka({
+    clientId: 'groups-java',
+    brokers: [`127.0.0.1:${b.address.port}`],
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = k.admin();
+  await admin.connect();
+  cleanups.push(() => admin.disconnect());
+  return { b, k, admin };
+}
+
 const CASES: [Client, string][] = [
   ['java', 'range'],
   ['java', 'cooperative-sticky'],
@@ -124,26 +152,7 @@ const CASES: [Client, string][] = [
 for (const [client, assignor] of CASES) {
   describe(`${client} group, ${assignor} assignor`, () => {
     it('3 members on 12 partitions: join, leave, kill; every record consumed', async () => {
-      const b = await startBroker({
-        port: 0,
-        wal: 'memory://',
-        objectStore: 'memory://',
-        metadata: 'memory',
-        groupInitialRebalanceDelayMs: 500,
-        groupMinSessionTimeoutMs: 1000,
-        offsetsTopicPartitions: 8,
-        groupConsumerSessionTimeoutMs: 6000,
-        groupConsumerHeartbeatIntervalMs: 300,
-      });
-      cleanups.push(() => b.close());
-      const k = new Kafka({
-        clientId: 'groups-java',
-        brokers: [`127.0.0.1:${b.address.port}`],
-        logLevel: logLevel.NOTHING,
-      });
-      const admin = k.admin();
-      await admin.connect();
-      cleanups.push(() => admin.disconnect());
+      const { b, k, admin } = await brokerWithAdmin();
       const topic = `m12-${client}-${assignor}`;
       const group = `${client}-${assignor}`;
       await admin.createTopics({ topics: [{ topic, numPartitions: 12 }] });
@@ -257,24 +266,7 @@ for (const [client, assignor] of CASES) {
 
 describe('Java static membership', () => {
   it('a SIGKILLed static member restarted within its session timeout gets its partitions back without a rebalance', async () => {
-    const b = await startBroker({
-      port: 0,
-      wal: 'memory://',
-      objectStore: 'memory://',
-      metadata: 'memory',
-      groupInitialRebalanceDelayMs: 500,
-      groupMinSessionTimeoutMs: 1000,
-      offsetsTopicPartitions: 8,
-    });
-    cleanups.push(() => b.close());
-    const k = new Kafka({
-      clientId: 'groups-java',
-      brokers: [`127.0.0.1:${b.address.port}`],
-      logLevel: logLevel.NOTHING,
-    });
-    const admin = k.admin();
-    await admin.connect();
-    cleanups.push(() => admin.disconnect());
+    const { b, admin } = await brokerWithAdmin();
     await admin.createTopics({ topics: [{ topic: 'static12', numPartitions: 12 }] });
     const a = member('java', b, 'jstatic', 'static12', 'range', 'ja');
     const c = member('java', b, 'jstatic', 'static12', 'range', 'jc');
@@ -302,24 +294,7 @@ describe('Java static membership', () => {
 
 describe('Java static membership, KIP-848', () => {
   it('a static member that closes and comes back within the session timeout gets its partitions back; the other sees nothing', async () => {
-    const b = await startBroker({
-      port: 0,
-      wal: 'memory://',
-      objectStore: 'memory://',
-      metadata: 'memory',
-      offsetsTopicPartitions: 8,
-      groupConsumerSessionTimeoutMs: 20_000,
-      groupConsumerHeartbeatIntervalMs: 300,
-    });
-    cleanups.push(() => b.close());
-    const k = new Kafka({
-      clientId: 'groups-java',
-      brokers: [`127.0.0.1:${b.address.port}`],
-      logLevel: logLevel.NOTHING,
-    });
-    const admin = k.admin();
-    await admin.connect();
-    cleanups.push(() => admin.disconnect());
+    const { b, admin } = await brokerWithAdmin({ groupConsumerSessionTimeoutMs: 20_000 });
     await admin.createTopics({ topics: [{ topic: 'static848', numPartitions: 12 }] });
     const a = member('java', b, 'jstatic848', 'static848', 'consumer-uniform', 'ja');
     const c = member('java', b, 'jstatic848', 'static848', 'consumer-uniform', 'jc');
@@ -347,24 +322,7 @@ describe('Java static membership, KIP-848', () => {
 
 describe('Java KIP-848 regex subscription (SubscriptionPattern, resolved by the broker)', () => {
   it('members subscribed by pattern share the matching topics and pick up a new one', async () => {
-    const b = await startBroker({
-      port: 0,
-      wal: 'memory://',
-      objectStore: 'memory://',
-      metadata: 'memory',
-      offsetsTopicPartitions: 8,
-      groupConsumerSessionTimeoutMs: 6000,
-      groupConsumerHeartbeatIntervalMs: 300,
-    });
-    cleanups.push(() => b.close());
-    const k = new Kafka({
-      clientId: 'groups-java',
-      brokers: [`127.0.0.1:${b.address.port}`],
-      logLevel: logLevel.NOTHING,
-    });
-    const admin = k.admin();
-    await admin.connect();
-    cleanups.push(() => admin.disconnect());
+    const { b, k, admin } = await brokerWithAdmin();
     await admin.createTopics({
       topics: [
         { topic: 'rx-a', numPartitions: 4 },
@@ -404,4 +362,100 @@ describe('Java KIP-848 regex subscription (SubscriptionPattern, resolved by the 
       throw new Error(`${String(err)}\n${diag()}`);
     }
   }, 90_000);
+});
+
+describe('rolling upgrade from the classic protocol to KIP-848 (Java)', () => {
+  it('members restarted one at a time with group.protocol=consumer: partitions keep moving, every record consumed once', async () => {
+    const { b, k, admin } = await brokerWithAdmin();
+    const topic = 'upgrade12';
+    const group = 'jupgrade';
+    await admin.createTopics({ topics: [{ topic, numPartitions: 12 }] });
+    const producer = k.producer();
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    let produced = 0;
+    const produce = async (count: number) => {
+      const messages = Array.from({ length: count }, (_, i) => ({
+        key: `k${produced + i}`,
+        value: `v${produced + i}`,
+      }));
+      produced += count;
+      await producer.send({ topic, messages });
+    };
+    const all: Member[] = [];
+    const start = (assignor: string) => {
+      const m = member('java', b, group, topic, assignor);
+      all.push(m);
+      return m;
+    };
+    const live = [start('cooperative-sticky'), start('cooperative-sticky'), start('cooperative-sticky')];
+    const counts = () => {
+      const c = new Map<string, number>();
+      for (const m of all) for (const [v] of m.deliveries) c.set(v, (c.get(v) ?? 0) + 1);
+      return c;
+    };
+    const consumedAll = () => counts().size === produced;
+    const settled = () => {
+      const owned = live.flatMap((m) => m.assigned);
+      return live.every((m) => m.assigned.length === 4) && new Set(owned).size === 12;
+    };
+    const diag = () => all.map((m, i) => `member ${i}: ${m.lines.slice(-5).join(' | ')}`).join('\n');
+    try {
+      await until('3 classic members with 4 partitions each', settled);
+      await produce(600);
+      await until('first records consumed', consumedAll);
+      for (let i = 0; i < 3; i++) {
+        live[i]!.child.stdin!.write('stop\n');
+        await until(`classic member ${i} closed`, () => live[i]!.closed);
+        live[i] = start('consumer-uniform');
+        await produce(300);
+        await until(`member ${i} upgraded and the group settled`, settled, 60_000);
+        await until('records so far consumed', consumedAll);
+        const d = await groupCoordinator(b).consumer.describe(group);
+        expect(d.errorCode).toBe(0); // a consumer group from the first upgrade on, classic members inside
+        expect(d.members.length).toBe(3);
+      }
+      await produce(600);
+      await until('every record consumed', consumedAll);
+      await new Promise((r) => setTimeout(r, 500));
+      const twice = [...counts().values()].filter((n) => n > 1).length;
+      console.log(`rolling upgrade: ${produced} records, ${twice} delivered twice`);
+      expect(twice).toBe(0);
+      const d = await groupCoordinator(b).consumer.describe(group);
+      expect(d.members.length).toBe(3);
+      expect(d.groupState).toBe('Stable');
+    } catch (err) {
+      throw new Error(`${String(err)}\n${diag()}`);
+    }
+  }, 180_000);
+
+  it('classic members join a KIP-848 group (a rollback) and share it', async () => {
+    const { b, k, admin } = await brokerWithAdmin();
+    const topic = 'rollback12';
+    const group = 'jrollback';
+    await admin.createTopics({ topics: [{ topic, numPartitions: 12 }] });
+    const producer = k.producer();
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    await producer.send({ topic, messages: Array.from({ length: 600 }, (_, i) => ({ value: `v${i}` })) });
+    const ms = [
+      member('java', b, group, topic, 'consumer-uniform'),
+      member('java', b, group, topic, 'consumer-uniform'),
+    ];
+    await until('two KIP-848 members', () => ms.every((m) => m.assigned.length === 6));
+    ms.push(member('java', b, group, topic, 'range'), member('java', b, group, topic, 'cooperative-sticky'));
+    const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-5).join(' | ')}`).join('\n');
+    try {
+      await until(
+        'four members (two classic) with 3 partitions each',
+        () => ms.every((m) => m.assigned.length === 3) && new Set(ms.flatMap((m) => m.assigned)).size === 12,
+        60_000,
+      );
+      const seen = () => new Set(ms.flatMap((m) => m.deliveries.map(([v]) => v))).size;
+      await until('every record consumed', () => seen() === 600);
+      expect((await groupCoordinator(b).consumer.describe(group)).members.length).toBe(4);
+    } catch (err) {
+      throw new Error(`${String(err)}\n${diag()}`);
+    }
+  }, 120_000);
 });

@@ -117,8 +117,9 @@ export class ClassicProtocol {
     }
     if (g.state === 'Dead') return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, p.memberId);
     if (g.consumer) {
-      // A KIP-848 group takes classic members only once it is empty (it becomes classic again).
-      if (g.consumer.members.size > 0) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, p.memberId);
+      // A KIP-848 group with members takes classic members as such (consumer-classic.ts); an
+      // empty one becomes classic again.
+      if (g.consumer.members.size > 0) return this.host.consumer.classic.join(s, g, p);
       s.write(this.host.consumer.groupTombstones(g)).catch(() => {});
       g.consumer = undefined;
       g.protocolType = null;
@@ -299,6 +300,7 @@ export class ClassicProtocol {
     const s = await this.host.shardFor(p.groupId);
     const g = s.groups.get(p.groupId);
     if (!g) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (g.consumer) return this.host.consumer.classic.sync(s, g, p);
     const fenced = fencedError(g, p.memberId, p.groupInstanceId);
     if (fenced !== ErrorCode.NONE) return syncError(fenced);
     const m = g.members.get(p.memberId);
@@ -372,6 +374,8 @@ export class ClassicProtocol {
     const g = s.groups.get(groupId);
     if (!g) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (g.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (g.consumer)
+      return this.host.consumer.classic.heartbeat(s, g, memberId, groupInstanceId, generationId);
     const fenced = fencedError(g, memberId, groupInstanceId);
     if (fenced !== ErrorCode.NONE) return fenced;
     const m = g.members.get(memberId);
@@ -386,6 +390,7 @@ export class ClassicProtocol {
     const s = await this.host.shardFor(groupId);
     const g = s.groups.get(groupId);
     if (!g) return members.map(() => ErrorCode.UNKNOWN_MEMBER_ID);
+    if (g.consumer) return this.host.consumer.classic.leave(s, g, members);
     return members.map((ref) => {
       let id = ref.memberId;
       if (ref.groupInstanceId !== null) {

@@ -41,7 +41,12 @@ export class ConsumerMember {
   subscribedTopicRegex: string | null = null;
   serverAssignor: string | null = null;
   rebalanceTimeoutMs = 300_000;
+  /** Set for a member that speaks the classic protocol (JoinGroup/SyncGroup) in this group. */
+  classic: { sessionTimeoutMs: number; protocols: { name: string; metadata: Buffer }[] } | null = null;
   sessionTimer: NodeJS.Timeout | undefined;
+  /** Classic members: the rejoin deadline after REBALANCE_IN_PROGRESS, and the sync deadline. */
+  joinTimer: NodeJS.Timeout | undefined;
+  syncTimer: NodeJS.Timeout | undefined;
   rebalanceTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly memberId: string) {}
@@ -60,6 +65,7 @@ export class ConsumerMember {
     m.subscribedTopicRegex = this.subscribedTopicRegex;
     m.serverAssignor = this.serverAssignor;
     m.rebalanceTimeoutMs = this.rebalanceTimeoutMs;
+    m.classic = this.classic;
     return m;
   }
 

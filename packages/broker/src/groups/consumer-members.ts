@@ -14,6 +14,7 @@ import {
 } from './consumer-group.ts';
 import type {
   ConsumerHost,
+  ConsumerProtocol,
   ConsumerProtocolOptions,
   HeartbeatParams,
   ShardLike,
@@ -35,6 +36,7 @@ export class ConsumerMembers {
   constructor(
     private readonly host: ConsumerHost,
     private readonly options: ConsumerProtocolOptions,
+    private readonly protocol: ConsumerProtocol,
   ) {}
 
   /** The group, created or converted from an empty classic group when a member joins. */
@@ -49,9 +51,13 @@ export class ConsumerMembers {
       g = new Group(groupId, Date.now());
       s.groups.set(groupId, g);
     }
+    if (!g.consumer && joining && (g.members.size > 0 || g.pending.size > 0 || g.state !== 'Empty')) {
+      // A running classic consumer group: upgraded online, its members carry on as classic members.
+      this.protocol.classic.upgrade(s, g, records);
+      return g;
+    }
     if (!g.consumer) {
-      if (!joining || g.members.size > 0 || g.pending.size > 0 || g.state !== 'Empty')
-        fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} is not a consumer group.`);
+      if (!joining) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} is not a consumer group.`);
       // An empty classic group (or one holding only offsets) becomes a consumer group; offsets stay.
       if (g.generation > 0 || g.protocolType !== null)
         records.push({ key: encodeGroupKey(groupId), value: null });
@@ -114,7 +120,8 @@ export class ConsumerMembers {
       checkEpoch(g, cg, existing, p, records);
       return { member: existing, isNew: false };
     }
-    if (existing.memberEpoch !== LEAVE_STATIC_EPOCH)
+    // A static member that left (epoch -2), or a classic one (a rolling upgrade), is replaced.
+    if (existing.memberEpoch !== LEAVE_STATIC_EPOCH && existing.classic === null)
       fail(
         ErrorCode.UNRELEASED_INSTANCE_ID,
         `Static member ${memberId} with instance id ${p.instanceId} cannot join the group because the instance id is owned by member ${existing.memberId}.`,
@@ -123,6 +130,7 @@ export class ConsumerMembers {
     const m = existing.cloneAs(memberId);
     m.memberEpoch = 0;
     m.previousMemberEpoch = 0;
+    m.classic = null;
     const target = cg.target.get(existing.memberId);
     removeMember(g, cg, existing, records);
     cg.members.set(m.memberId, m);
@@ -194,6 +202,8 @@ export function removeMember(
 ): void {
   clearTimeout(m.sessionTimer);
   clearTimeout(m.rebalanceTimer);
+  clearTimeout(m.joinTimer);
+  clearTimeout(m.syncTimer);
   cg.removePartitionEpochs(m);
   cg.members.delete(m.memberId);
   cg.target.delete(m.memberId);

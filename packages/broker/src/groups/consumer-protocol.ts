@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '@tributary/protocol';
+import { ClassicInConsumerGroup } from './consumer-classic.ts';
 import {
   type Assignment,
   assignmentEquals,
@@ -136,17 +137,20 @@ export interface ConsumerGroupDescription {
 
 export class ConsumerProtocol {
   /** Subscriptions and target assignments (consumer-topics.ts). */
-  private readonly subscriptions: ConsumerTopics;
+  readonly subscriptions: ConsumerTopics;
   /** The group and member of a heartbeat (consumer-members.ts). */
-  private readonly members: ConsumerMembers;
+  readonly members: ConsumerMembers;
+  /** Classic-protocol members inside consumer groups, and upgrades (consumer-classic.ts). */
+  readonly classic: ClassicInConsumerGroup;
 
   constructor(
-    private readonly host: ConsumerHost,
-    private readonly topics: TopicView,
+    readonly host: ConsumerHost,
+    readonly topics: TopicView,
     readonly options: ConsumerProtocolOptions,
   ) {
     this.subscriptions = new ConsumerTopics(topics, options);
-    this.members = new ConsumerMembers(host, options);
+    this.members = new ConsumerMembers(host, options, this);
+    this.classic = new ClassicInConsumerGroup(this);
   }
 
   // ---- ConsumerGroupHeartbeat ------------------------------------------------------------
@@ -277,7 +281,8 @@ export class ConsumerProtocol {
     };
   }
 
-  private reconcileMember(
+  /** Moves a member towards its target; records and the revocation timer when it changed. */
+  reconcileMember(
     s: ShardLike,
     g: Group,
     cg: ConsumerGroup,
@@ -371,14 +376,14 @@ export class ConsumerProtocol {
   }
 
   /** Removes a member and moves the group epoch on (its partitions go to the others). */
-  private fence(g: Group, cg: ConsumerGroup, m: ConsumerMember, records: GroupLogRecord[]): void {
+  fence(g: Group, cg: ConsumerGroup, m: ConsumerMember, records: GroupLogRecord[]): void {
     removeMember(g, cg, m, records);
     cg.groupEpoch++;
     records.push(epochRecord(g.groupId, cg));
     if (cg.members.size === 0 && g.state !== 'Empty') g.transition('Empty', Date.now());
   }
 
-  private fenceInBackground(s: ShardLike, g: Group, cg: ConsumerGroup, m: ConsumerMember): void {
+  fenceInBackground(s: ShardLike, g: Group, cg: ConsumerGroup, m: ConsumerMember): void {
     const records: GroupLogRecord[] = [];
     this.fence(g, cg, m, records);
     this.host
@@ -399,7 +404,7 @@ export class ConsumerProtocol {
         'consumer group member session expired',
       );
       this.fenceInBackground(s, g, cg, m);
-    }, this.options.sessionTimeoutMs);
+    }, m.classic?.sessionTimeoutMs ?? this.options.sessionTimeoutMs);
     m.sessionTimer.unref();
   }
 
@@ -408,6 +413,8 @@ export class ConsumerProtocol {
     for (const m of g.consumer?.members.values() ?? []) {
       clearTimeout(m.sessionTimer);
       clearTimeout(m.rebalanceTimer);
+      clearTimeout(m.joinTimer);
+      clearTimeout(m.syncTimer);
     }
   }
 
@@ -434,6 +441,8 @@ export class ConsumerProtocol {
     if (memberEpoch < 0 && cg.members.size === 0) return ErrorCode.NONE;
     const m = cg.members.get(memberId);
     if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
+    // A classic member commits with its generation, which is its member epoch.
+    if (m.classic) return memberEpoch === m.memberEpoch ? ErrorCode.NONE : ErrorCode.ILLEGAL_GENERATION;
     if (apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
     if (memberEpoch > m.memberEpoch) return ErrorCode.FENCED_MEMBER_EPOCH;
     if (memberEpoch < m.memberEpoch) return ErrorCode.STALE_MEMBER_EPOCH;

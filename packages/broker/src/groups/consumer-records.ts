@@ -14,6 +14,7 @@ import {
 } from './consumer-group.ts';
 import type { GroupLogRecord } from './log.ts';
 import {
+  type ClassicMemberValue,
   type ConsumerCurrentMemberValue,
   type ConsumerMemberValue,
   decodeConsumerCurrentMemberValue,
@@ -48,6 +49,10 @@ export function memberValue(m: ConsumerMember): ConsumerMemberValue {
     subscribedTopicRegex: m.subscribedTopicRegex,
     serverAssignor: m.serverAssignor,
     rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+    classic:
+      m.classic === null
+        ? null
+        : { sessionTimeoutMs: m.classic.sessionTimeoutMs, supportedProtocols: m.classic.protocols },
   };
 }
 
@@ -60,7 +65,20 @@ export function sameValue(a: ConsumerMemberValue, b: ConsumerMemberValue): boole
     sameList(a.subscribedTopicNames, b.subscribedTopicNames) &&
     a.subscribedTopicRegex === b.subscribedTopicRegex &&
     a.serverAssignor === b.serverAssignor &&
-    a.rebalanceTimeoutMs === b.rebalanceTimeoutMs
+    a.rebalanceTimeoutMs === b.rebalanceTimeoutMs &&
+    sameClassic(a.classic ?? null, b.classic ?? null)
+  );
+}
+
+function sameClassic(a: ClassicMemberValue | null, b: ClassicMemberValue | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.sessionTimeoutMs === b.sessionTimeoutMs &&
+    a.supportedProtocols.length === b.supportedProtocols.length &&
+    a.supportedProtocols.every(
+      (p, i) =>
+        p.name === b.supportedProtocols[i]!.name && p.metadata.equals(b.supportedProtocols[i]!.metadata),
+    )
   );
 }
 
@@ -162,6 +180,9 @@ export class ConsumerReplay {
         m.subscribedTopicRegex = v.subscribedTopicRegex;
         m.serverAssignor = v.serverAssignor;
         m.rebalanceTimeoutMs = v.rebalanceTimeoutMs;
+        m.classic = v.classic
+          ? { sessionTimeoutMs: v.classic.sessionTimeoutMs, protocols: v.classic.supportedProtocols }
+          : null;
         return true;
       }
       case 'consumer-target-metadata':

@@ -221,6 +221,9 @@ const KEY_NAMES: Record<number, string> = {
 /** The value version written for every consumer-group record (Kafka 4.1: validVersions "0"). */
 const CONSUMER_VALUE_VERSION = 0;
 
+/** ConsumerGroupMemberMetadataValue's tagged field ClassicMemberMetadata. */
+const TAG_CLASSIC_MEMBER = 0;
+
 /** ConsumerGroupMetadataValue's tagged field MetadataHash (KIP-1101, Kafka 4.1). */
 const TAG_METADATA_HASH = 0;
 
@@ -239,11 +242,19 @@ export interface ConsumerGroupValue {
   metadataHash: bigint;
 }
 
+/** A classic-protocol member of a consumer group: its JoinGroup session timeout and protocols. */
+export interface ClassicMemberValue {
+  sessionTimeoutMs: number;
+  supportedProtocols: { name: string; metadata: Buffer }[];
+}
+
 /**
- * ConsumerGroupMemberMetadataValue v0. Kafka's tagged ClassicMemberMetadata (members that joined
- * with the classic protocol) is not modelled: written as its default (absent), skipped on read.
+ * ConsumerGroupMemberMetadataValue v0, with its tagged ClassicMemberMetadata (tag 0, a nullable
+ * struct: a presence byte, then the struct) for members that joined with the classic protocol.
  */
 export interface ConsumerMemberValue {
+  /** Absent (undefined or null) for a member of the consumer protocol. */
+  classic?: ClassicMemberValue | null;
   instanceId: string | null;
   rackId: string | null;
   clientId: string;
@@ -469,8 +480,26 @@ export function encodeConsumerMemberValue(v: ConsumerMemberValue): Buffer {
   w.writeCompactNullableString(v.subscribedTopicRegex);
   w.writeInt32(v.rebalanceTimeoutMs);
   w.writeCompactNullableString(v.serverAssignor);
-  // ClassicMemberMetadata (tag 0) is null by default: not written.
-  w.writeEmptyTaggedFields();
+  if (v.classic) {
+    // ClassicMemberMetadata (tag 0): presence byte, SessionTimeoutMs, SupportedProtocols, tags.
+    const t = new Writer(64);
+    t.writeInt8(1);
+    t.writeInt32(v.classic.sessionTimeoutMs);
+    t.writeCompactArrayLength(v.classic.supportedProtocols.length);
+    for (const p of v.classic.supportedProtocols) {
+      t.writeCompactString(p.name);
+      t.writeCompactBytes(p.metadata);
+      t.writeEmptyTaggedFields();
+    }
+    t.writeEmptyTaggedFields();
+    const body = t.toBuffer();
+    w.writeUnsignedVarint(1);
+    w.writeUnsignedVarint(TAG_CLASSIC_MEMBER);
+    w.writeUnsignedVarint(body.length);
+    w.writeRaw(body);
+  } else {
+    w.writeEmptyTaggedFields();
+  }
   return w.toBuffer();
 }
 
@@ -484,8 +513,25 @@ export function decodeConsumerMemberValue(buf: Buffer): ConsumerMemberValue {
     const subscribedTopicRegex = r.readCompactNullableString();
     const rebalanceTimeoutMs = r.readInt32();
     const serverAssignor = r.readCompactNullableString();
-    r.readTaggedFields(); // ClassicMemberMetadata (tag 0) and any newer tag: skipped
+    let classic: ClassicMemberValue | null = null;
+    r.readTaggedFields((tag, _size, tr) => {
+      if (tag !== TAG_CLASSIC_MEMBER) return false;
+      if (tr.readInt8() < 0) return true;
+      const sessionTimeoutMs = tr.readInt32();
+      const n = readArrayCount(tr, 'SupportedProtocols');
+      const supportedProtocols: ClassicMemberValue['supportedProtocols'] = [];
+      for (let i = 0; i < n; i++) {
+        const name = tr.readCompactString();
+        const metadata = Buffer.from(tr.readCompactBytes());
+        tr.readTaggedFields();
+        supportedProtocols.push({ name, metadata });
+      }
+      tr.readTaggedFields();
+      classic = { sessionTimeoutMs, supportedProtocols };
+      return true;
+    });
     return {
+      classic,
       instanceId,
       rackId,
       clientId,

@@ -24,6 +24,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.SubscriptionPattern;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
 public class GroupMember {
@@ -96,10 +97,21 @@ public class GroupMember {
         c.subscribe(new SubscriptionPattern(args[2].substring(3)), listener);
       else if (args[2].startsWith("re:")) c.subscribe(Pattern.compile(args[2].substring(3)), listener);
       else c.subscribe(List.of(args[2]), listener);
+      boolean pending = false;
       while (!stop.get()) {
         ConsumerRecords<String, String> rs = c.poll(Duration.ofMillis(200));
         for (ConsumerRecord<String, String> r : rs) out("rec " + r.partition() + " " + r.offset() + " " + r.value());
-        if (!rs.isEmpty()) c.commitSync();
+        if (!rs.isEmpty() || pending) {
+          // A rebalance may start between poll() and the commit (a heartbeat asked the member
+          // to rejoin): the commit is retried after the next poll, as applications do.
+          try {
+            c.commitSync();
+            pending = false;
+          } catch (RebalanceInProgressException e) {
+            pending = true;
+            out("commit-retry");
+          }
+        }
       }
       c.commitSync();
     }
