@@ -615,3 +615,69 @@ for (const [mode, balancer] of CHURN_CASES) {
     }, 120_000);
   });
 }
+
+// KIP-848 online migration (Kafka 4.x, group.consumer.migration.policy BIDIRECTIONAL by default):
+// classic members in a consumer group, and a consumer-protocol member upgrading a classic group.
+// Checked against Apache Kafka 4.3.1 with the same member.
+describe('franz-go KIP-848 mixed groups', () => {
+  for (const first of ['consumer', 'classic'] as Mode[]) {
+    const second: Mode = first === 'consumer' ? 'classic' : 'consumer';
+    it(`franz-go KIP-848 mixed: a ${second} member joins a group of two ${first} members; the three split the partitions, every record once`, async () => {
+      const { b, admin } = await groupBroker();
+      const topic = `fmixed-${first}`;
+      await admin.createTopics({ topics: [{ topic, numPartitions: 12 }] });
+      const k = new Kafka({
+        clientId: 'groups-franz',
+        brokers: [`127.0.0.1:${b.address.port}`],
+        logLevel: logLevel.NOTHING,
+      });
+      const producer = k.producer();
+      await producer.connect();
+      cleanups.push(() => producer.disconnect());
+      const produce = async (from: number, count: number) => {
+        const messages = [];
+        for (let i = from; i < from + count; i++) messages.push({ key: `k${i}`, value: `v${i}` });
+        await producer.send({ topic, messages });
+      };
+      await produce(0, 600);
+      const ms = [member(b, topic, topic, 'range', first), member(b, topic, topic, 'range', first)];
+      const diag = () => ms.map((m, i) => `member ${i}: ${m.lines.slice(-8).join(' | ')}`).join('\n');
+      const count = () => {
+        const c = new Map<string, number>();
+        for (const m of ms) for (const [v] of m.deliveries) c.set(v, (c.get(v) ?? 0) + 1);
+        return c;
+      };
+      try {
+        await until(`two ${first} members with 6 partitions each`, () =>
+          ms.every((m) => m.assigned.length === 6),
+        );
+        await until('600 consumed', () => count().size === 600);
+        ms.push(member(b, topic, topic, 'range', second));
+        await until(
+          'three members with 4 partitions each',
+          () => ms.every((m) => m.assigned.length === 4),
+          30_000,
+        );
+        expect(new Set(ms.flatMap((m) => m.assigned)).size).toBe(12);
+        expect(ms[2]!.lines).toContain(`protocol ${second}`);
+        await produce(600, 600);
+        await until('1200 consumed', () => count().size === 1200, 30_000);
+        // The newcomer leaves cleanly: the first two take its partitions back.
+        ms[2]!.child.stdin!.write('stop\n');
+        await until('the newcomer closed', () => ms[2]!.closed);
+        await until(
+          'two members with 6 partitions each again',
+          () => ms[0]!.assigned.length === 6 && ms[1]!.assigned.length === 6,
+          30_000,
+        );
+        await produce(1200, 600);
+        await until('1800 consumed', () => count().size === 1800, 30_000);
+        await new Promise((r) => setTimeout(r, 500));
+        const twice = [...count()].filter(([, n]) => n > 1);
+        expect(twice.length, `delivered more than once: ${twice.slice(0, 10).join(' ')}`).toBe(0);
+      } catch (err) {
+        throw new Error(`${String(err)}\n${diag()}`);
+      }
+    }, 90_000);
+  }
+});
