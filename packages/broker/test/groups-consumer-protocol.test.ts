@@ -8,7 +8,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiKey, ErrorCode } from '@tributary/protocol';
+import {
+  ApiKey,
+  decodeConsumerProtocolAssignment,
+  ErrorCode,
+  encodeConsumerProtocolSubscription,
+  Reader,
+  Writer,
+} from '@tributary/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Broker, type BrokerOptions, startBroker } from '../src/index.ts';
 import { RawClient } from './raw-client.ts';
@@ -433,5 +440,160 @@ describe('ConsumerGroupHeartbeat', () => {
     expect((await b2.beat(true)).errorCode).toBe(0);
     expect([a2.epoch, b2.epoch]).toEqual(epochs);
     expect([a2.owned, b2.owned]).toEqual(owned);
+  });
+});
+
+describe('classic members in a consumer group (online migration)', () => {
+  /** ConsumerProtocolSubscription v1 of `topics` owning `owned` partitions of topic t. */
+  function subscription(topics: string[], owned: number[]): Buffer {
+    const w = new Writer(64);
+    w.writeInt16(1);
+    encodeConsumerProtocolSubscription(
+      w,
+      {
+        topics,
+        userData: null,
+        ownedPartitions: owned.length ? [{ topic: 't', partitions: owned }] : [],
+        generationId: -1,
+        rackId: null,
+      },
+      1,
+    );
+    return w.toBuffer();
+  }
+
+  function assignmentOf(bytes: Buffer): number[] {
+    const r = new Reader(bytes);
+    const v = r.readInt16();
+    const a = decodeConsumerProtocolAssignment(r, v);
+    return a.assignedPartitions.flatMap((tp) => tp.partitions).sort((x, y) => x - y);
+  }
+
+  async function classicJoin(c: RawClient, memberId: string, owned: number[]): Promise<any> {
+    return c.request(ApiKey.JoinGroup, 9, {
+      groupId: 'mixed',
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 5000,
+      memberId,
+      groupInstanceId: null,
+      protocolType: 'consumer',
+      protocols: [{ name: 'cooperative-sticky', metadata: subscription(['t'], owned) }],
+      reason: null,
+    });
+  }
+
+  async function classicSync(c: RawClient, memberId: string, generationId: number): Promise<any> {
+    return c.request(ApiKey.SyncGroup, 5, {
+      groupId: 'mixed',
+      generationId,
+      memberId,
+      groupInstanceId: null,
+      protocolType: 'consumer',
+      protocolName: 'cooperative-sticky',
+      assignments: [],
+    });
+  }
+
+  it('joins, syncs its assignment, is told to rejoin, hands partitions over, and survives a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trib-mixed-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const o = {
+      port: 0,
+      dataDir: dir,
+      walBytes: 16 << 20,
+      wal: undefined,
+      objectStore: undefined,
+      metadata: undefined,
+    };
+    const { b, c, topicId } = await broker(o);
+    const a = new Member(c, 'kip-a', topicId, { groupId: 'mixed' });
+    await a.beat();
+    expect(a.owned.length).toBe(6);
+    // A classic member: MEMBER_ID_REQUIRED, then joined at once (no leader duties) at its epoch.
+    const first = await classicJoin(c, '', []);
+    expect(first.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    const j = await classicJoin(c, first.memberId, []);
+    expect(j).toMatchObject({
+      errorCode: 0,
+      protocolType: 'consumer',
+      protocolName: 'cooperative-sticky',
+      leader: '',
+    });
+    expect(j.members).toEqual([]);
+    let s = await classicSync(c, j.memberId, j.generationId);
+    expect(s.errorCode).toBe(0);
+    expect(assignmentOf(s.assignment)).toEqual([]); // its target partitions are still a's
+    // a revokes three and acknowledges; the classic member is told to rejoin and gets them.
+    await a.beat();
+    expect(a.owned.length).toBe(3);
+    await a.beat();
+    const hb = await c.request(ApiKey.Heartbeat, 4, {
+      groupId: 'mixed',
+      generationId: j.generationId,
+      memberId: j.memberId,
+      groupInstanceId: null,
+    });
+    expect(hb.errorCode).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    const j2 = await classicJoin(c, j.memberId, []);
+    expect(j2.errorCode).toBe(0);
+    s = await classicSync(c, j.memberId, j2.generationId);
+    const mine = assignmentOf(s.assignment);
+    expect(mine.length).toBe(3);
+    expect(mine.filter((p) => a.owned.includes(p))).toEqual([]);
+    const ok = await c.request(ApiKey.Heartbeat, 4, {
+      groupId: 'mixed',
+      generationId: j2.generationId,
+      memberId: j.memberId,
+      groupInstanceId: null,
+    });
+    expect(ok.errorCode).toBe(0);
+    // Offsets: the classic member commits with its generation.
+    const commit = await c.request(ApiKey.OffsetCommit, 8, {
+      groupId: 'mixed',
+      generationIdOrMemberEpoch: j2.generationId,
+      memberId: j.memberId,
+      groupInstanceId: null,
+      retentionTimeMs: -1n,
+      topics: [
+        {
+          name: 't',
+          partitions: [
+            {
+              partitionIndex: mine[0]!,
+              committedOffset: 3n,
+              committedLeaderEpoch: -1,
+              commitTimestamp: -1n,
+              committedMetadata: '',
+            },
+          ],
+        },
+      ],
+    });
+    expect(commit.topics[0].partitions[0].errorCode).toBe(0);
+    // Restart: both members carry on where they were (the classic one as classic).
+    c.close();
+    await b.close();
+    const second = await broker(o);
+    const hb2 = await second.c.request(ApiKey.Heartbeat, 4, {
+      groupId: 'mixed',
+      generationId: j2.generationId,
+      memberId: j.memberId,
+      groupInstanceId: null,
+    });
+    expect(hb2.errorCode).toBe(0);
+    const a2 = new Member(second.c, 'kip-a', second.topicId, { groupId: 'mixed' });
+    a2.epoch = a.epoch;
+    a2.owned = a.owned;
+    expect((await a2.beat(true)).errorCode).toBe(0);
+    expect(a2.owned).toEqual(a.owned);
+    // LeaveGroup of the classic member: a gets everything back.
+    const left = await second.c.request(ApiKey.LeaveGroup, 5, {
+      groupId: 'mixed',
+      memberId: '',
+      members: [{ memberId: j.memberId, groupInstanceId: null, reason: null }],
+    });
+    expect(left.members[0].errorCode).toBe(0);
+    await a2.beat();
+    expect(a2.owned.length).toBe(6);
   });
 });
