@@ -13,8 +13,10 @@
  * "protocol classic" on its first JoinGroup): a KIP-848 case fails if a member fell back.
  * Also: static members (classic SIGKILL + restart; franz-go's KIP-848 static leave, which lacks
  * the instance id and is refused as Kafka 4.3 does), partitions added to a KIP-848 group's topic,
- * KIP-848 members across a broker kill and restart on a data dir, and churn (join to 4, leave
- * to 1 while records flow) with every record delivered exactly once.
+ * a KIP-848 regex subscription, KIP-848 members across a broker kill and restart on a data dir,
+ * churn (join to 4, leave to 1 while records flow) with every record delivered exactly once, and
+ * mixed groups (classic and KIP-848 members in one group, both ways). Behaviours that differ
+ * between clients and brokers were checked against Apache Kafka 4.3.1 with the same member.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
