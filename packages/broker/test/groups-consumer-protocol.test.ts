@@ -17,6 +17,7 @@ import {
   Writer,
 } from '@tributary/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { groupCoordinator } from '../src/groups/index.ts';
 import { type Broker, type BrokerOptions, startBroker } from '../src/index.ts';
 import { RawClient } from './raw-client.ts';
 
@@ -469,25 +470,35 @@ describe('classic members in a consumer group (online migration)', () => {
     return a.assignedPartitions.flatMap((tp) => tp.partitions).sort((x, y) => x - y);
   }
 
-  async function classicJoin(c: RawClient, memberId: string, owned: number[]): Promise<any> {
+  async function classicJoin(
+    c: RawClient,
+    memberId: string,
+    owned: number[],
+    instanceId: string | null = null,
+  ): Promise<any> {
     return c.request(ApiKey.JoinGroup, 9, {
       groupId: 'mixed',
       sessionTimeoutMs: 10_000,
       rebalanceTimeoutMs: 5000,
       memberId,
-      groupInstanceId: null,
+      groupInstanceId: instanceId,
       protocolType: 'consumer',
       protocols: [{ name: 'cooperative-sticky', metadata: subscription(['t'], owned) }],
       reason: null,
     });
   }
 
-  async function classicSync(c: RawClient, memberId: string, generationId: number): Promise<any> {
+  async function classicSync(
+    c: RawClient,
+    memberId: string,
+    generationId: number,
+    instanceId: string | null = null,
+  ): Promise<any> {
     return c.request(ApiKey.SyncGroup, 5, {
       groupId: 'mixed',
       generationId,
       memberId,
-      groupInstanceId: null,
+      groupInstanceId: instanceId,
       protocolType: 'consumer',
       protocolName: 'cooperative-sticky',
       assignments: [],
@@ -595,5 +606,54 @@ describe('classic members in a consumer group (online migration)', () => {
     expect(left.members[0].errorCode).toBe(0);
     await a2.beat();
     expect(a2.owned.length).toBe(6);
+  });
+
+  it('replaces a static classic member by its new incarnation, durably', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trib-mixed-static-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const o = {
+      port: 0,
+      dataDir: dir,
+      walBytes: 16 << 20,
+      wal: undefined,
+      objectStore: undefined,
+      metadata: undefined,
+    };
+    const { b, c, topicId } = await broker(o);
+    const a = new Member(c, 'kip-a', topicId, { groupId: 'mixed' });
+    await a.beat();
+    const j = await classicJoin(c, '', [], 'ci');
+    expect(j.errorCode).toBe(0);
+    await a.beat();
+    await a.beat(); // revoked and acknowledged
+    const j1 = await classicJoin(c, j.memberId, [], 'ci');
+    const s1 = await classicSync(c, j.memberId, j1.generationId, 'ci');
+    const mine = assignmentOf(s1.assignment);
+    expect(mine.length).toBe(3);
+    // The process restarts: a new member id for the same instance, the same partitions at once.
+    const j2 = await classicJoin(c, '', [], 'ci');
+    expect(j2.errorCode).toBe(0);
+    expect(j2.memberId).not.toBe(j.memberId);
+    const s2 = await classicSync(c, j2.memberId, j2.generationId, 'ci');
+    expect(assignmentOf(s2.assignment)).toEqual(mine);
+    const old = await c.request(ApiKey.Heartbeat, 4, {
+      groupId: 'mixed',
+      generationId: j1.generationId,
+      memberId: j.memberId,
+      groupInstanceId: 'ci',
+    });
+    expect(old.errorCode).toBe(ErrorCode.FENCED_INSTANCE_ID);
+    c.close();
+    await b.close();
+    const second = await broker(o);
+    const hb = await second.c.request(ApiKey.Heartbeat, 4, {
+      groupId: 'mixed',
+      generationId: j2.generationId,
+      memberId: j2.memberId,
+      groupInstanceId: 'ci',
+    });
+    expect(hb.errorCode).toBe(0);
+    const d = await groupCoordinator(second.b).consumer.describe('mixed');
+    expect(d.members.map((m) => m.memberId).sort()).toEqual([j2.memberId, 'kip-a'].sort());
   });
 });

@@ -235,11 +235,15 @@ export class ClassicInConsumerGroup {
     // The member: known, new, or a static member's new incarnation (replaced at once).
     let m: ConsumerMember | undefined;
     let isNew = false;
+    let replaced = false;
     if (p.groupInstanceId !== null) {
       const existingId = cg.staticMembers.get(p.groupInstanceId);
       const existing = existingId === undefined ? undefined : cg.members.get(existingId);
       if (unknown) {
         if (existing) {
+          // A static member's new incarnation takes over its partitions at once (whatever
+          // protocol the old one spoke, as in Kafka).
+          replaced = true;
           m = existing.cloneAs(memberId);
           m.memberEpoch = 0;
           m.previousMemberEpoch = 0;
@@ -262,7 +266,8 @@ export class ClassicInConsumerGroup {
     } else {
       m = cg.members.get(memberId);
     }
-    if (m && m.classic === null) return joinFail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId);
+    if (m && !replaced && m.classic === null)
+      return joinFail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId);
     if (!m) {
       if (cg.members.size >= this.cp.options.maxGroupSize)
         return joinFail(ErrorCode.GROUP_MAX_SIZE_REACHED, memberId);
@@ -285,7 +290,7 @@ export class ClassicInConsumerGroup {
       protocols: p.protocols.map((x: Protocol) => ({ ...x })),
     };
     let bump = isNew || !sameList(oldNames, m.subscribedTopicNames);
-    if (isNew || !sameValue(before, memberValue(m)))
+    if (isNew || replaced || !sameValue(before, memberValue(m)))
       records.push({
         key: encodeConsumerMemberKey(g.groupId, m.memberId),
         value: encodeConsumerMemberValue(memberValue(m)),
