@@ -656,4 +656,25 @@ describe('classic members in a consumer group (online migration)', () => {
     const d = await groupCoordinator(second.b).consumer.describe('mixed');
     expect(d.members.map((m) => m.memberId).sort()).toEqual([j2.memberId, 'kip-a'].sort());
   });
+
+  it('upgrades a static classic member in place: its KIP-848 incarnation keeps the partitions', async () => {
+    const { b, c, topicId } = await broker();
+    const a = new Member(c, 'kip-a', topicId, { groupId: 'mixed' });
+    await a.beat();
+    const j = await classicJoin(c, '', [], 'cs');
+    await a.beat();
+    await a.beat();
+    const j1 = await classicJoin(c, j.memberId, [], 'cs');
+    const mine = assignmentOf((await classicSync(c, j.memberId, j1.generationId, 'cs')).assignment);
+    expect(mine.length).toBe(3);
+    const epoch = (await groupCoordinator(b).consumer.describe('mixed')).groupEpoch;
+    // The same instance restarted with group.protocol=consumer (no leave: a classic static member sends none).
+    const up = new Member(c, 'kip-cs', topicId, { groupId: 'mixed', instanceId: 'cs' });
+    const r = await up.beat();
+    expect(r.errorCode).toBe(0);
+    expect(up.owned).toEqual(mine);
+    const d = await groupCoordinator(b).consumer.describe('mixed');
+    expect(d.groupEpoch).toBe(epoch);
+    expect(d.members.map((m) => m.memberId).sort()).toEqual(['kip-a', 'kip-cs']);
+  });
 });
