@@ -141,6 +141,8 @@ export class ClassicInConsumerGroup {
     if (g.protocolType !== 'consumer') notConsumer();
     const cg = new ConsumerGroup();
     const members: ConsumerMember[] = [];
+    /** Partitions a member says it owns (subscription v1+), which its stored assignment may lack. */
+    const ownedOf = new Map<ConsumerMember, Assignment>();
     for (const old of g.members.values()) {
       const meta = old.metadataFor(g.protocolName);
       const sub =
@@ -164,7 +166,27 @@ export class ClassicInConsumerGroup {
       } catch {
         m.assigned = new Map(); // no assignment yet (the group was rebalancing)
       }
+      ownedOf.set(m, this.toAssignment(sub.owned));
       members.push(m);
+    }
+    // A cooperative member keeps its partitions through a classic rebalance (and its last
+    // SyncGroup answer may have been lost): what it owns and nobody was given counts as held
+    // by it, so the consumer group asks it to revoke before handing it to anyone else.
+    const held = new Set<string>();
+    for (const m of members) for (const [t, ps] of m.assigned) for (const p of ps) held.add(`${t}:${p}`);
+    for (const m of members) {
+      for (const [t, ps] of ownedOf.get(m)!) {
+        for (const p of ps) {
+          if (held.has(`${t}:${p}`)) continue;
+          held.add(`${t}:${p}`);
+          let set = m.assigned.get(t);
+          if (!set) {
+            set = new Set();
+            m.assigned.set(t, set);
+          }
+          set.add(p);
+        }
+      }
     }
     // Pending classic joins and syncs are answered: their members rejoin into the consumer group.
     clearTimeout(g.joinTimer);
@@ -390,18 +412,34 @@ export class ClassicInConsumerGroup {
     };
   }
 
-  heartbeat(
+  async heartbeat(
     s: ShardLike,
     g: Group,
     memberId: string,
     instanceId: string | null,
     generationId: number,
-  ): number {
+  ): Promise<number> {
     const cg = g.consumer!;
     const m = this.memberOf(cg, memberId, instanceId);
     if (typeof m === 'number') return m;
     if (generationId !== m.memberEpoch) return ErrorCode.ILLEGAL_GENERATION;
     this.cp.startSession(s, g, m);
+    // Classic members only heartbeat once settled: the subscribed topics are checked here too
+    // (a group left with classic members only must still see new partitions).
+    const now = Date.now();
+    if (now >= cg.metadataRefreshDeadline) {
+      cg.metadataRefreshDeadline = now + this.cp.options.metadataRefreshMs;
+      const hash = this.cp.subscriptions.metadataHash(cg);
+      if (hash !== cg.metadataHash) {
+        cg.metadataHash = hash;
+        cg.groupEpoch++;
+        try {
+          await this.cp.host.write(s, [epochRecord(g.groupId, cg)]);
+        } catch (err) {
+          return this.cp.host.storeErrorCode(err);
+        }
+      }
+    }
     const freed = m.state === MemberState.UNRELEASED_PARTITIONS && !this.waitingOnUnreleased(cg, m);
     if (m.memberEpoch < cg.groupEpoch || m.state === MemberState.UNREVOKED_PARTITIONS || freed) {
       this.scheduleJoinTimeout(s, g, cg, m);

@@ -51,14 +51,18 @@ export class ConsumerMembers {
       g = new Group(groupId, Date.now());
       s.groups.set(groupId, g);
     }
-    if (!g.consumer && joining && (g.members.size > 0 || g.pending.size > 0 || g.state !== 'Empty')) {
+    if (!g.consumer && joining && (g.members.size > 0 || g.state !== 'Empty')) {
       // A running classic consumer group: upgraded online, its members carry on as classic members.
       this.protocol.classic.upgrade(s, g, records);
       return g;
     }
     if (!g.consumer) {
       if (!joining) fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} is not a consumer group.`);
-      // An empty classic group (or one holding only offsets) becomes a consumer group; offsets stay.
+      // An empty classic group (or one holding only offsets, or only member ids handed out with
+      // MEMBER_ID_REQUIRED) becomes a consumer group; offsets stay. Such a member's second
+      // JoinGroup then joins the consumer group as a classic member.
+      for (const t of g.pending.values()) clearTimeout(t);
+      g.pending.clear();
       if (g.generation > 0 || g.protocolType !== null)
         records.push({ key: encodeGroupKey(groupId), value: null });
       g.consumer = new ConsumerGroup();

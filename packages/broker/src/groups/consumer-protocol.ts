@@ -307,9 +307,14 @@ export class ConsumerProtocol {
       !assignmentEquals(pending, m.pendingRevocation);
     if (!changed) return;
     records.push(currentRecord(g.groupId, m));
+    this.armRevocationTimer(s, g, cg, m);
+  }
+
+  /** A member that must revoke gets its rebalance timeout to do it, or is fenced. */
+  private armRevocationTimer(s: ShardLike, g: Group, cg: ConsumerGroup, m: ConsumerMember): void {
     clearTimeout(m.rebalanceTimer);
     m.rebalanceTimer = undefined;
-    if (m.state === MemberState.UNREVOKED_PARTITIONS) {
+    if (m.state === MemberState.UNREVOKED_PARTITIONS && m.classic === null && m.memberEpoch >= 0) {
       const at = m.memberEpoch;
       m.rebalanceTimer = setTimeout(() => {
         if (s.unloaded || cg.members.get(m.memberId) !== m) return;
@@ -391,6 +396,12 @@ export class ConsumerProtocol {
       .catch((err: unknown) =>
         this.host.logger.warn({ group: g.groupId, err: String(err) }, 'writing a fenced member failed'),
       );
+  }
+
+  /** A member loaded from the log: its session starts, and its revocation deadline if it is revoking (as Kafka's onLoaded). */
+  resume(s: ShardLike, g: Group, m: ConsumerMember): void {
+    this.startSession(s, g, m);
+    this.armRevocationTimer(s, g, g.consumer!, m);
   }
 
   /** Heartbeat received: the member's session restarts. */

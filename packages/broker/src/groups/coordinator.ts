@@ -132,7 +132,7 @@ export class GroupCoordinator {
     if (!s.loaded) {
       s.loaded = replayShard(s, (g) => {
         for (const m of g.members.values()) touch(s, g, m);
-        for (const m of g.consumer?.members.values() ?? []) this.consumer.startSession(s, g, m);
+        for (const m of g.consumer?.members.values() ?? []) this.consumer.resume(s, g, m);
       });
       s.loaded.catch((err: unknown) => {
         this.options.logger.warn({ partition, err: String(err) }, 'group log partition failed to load');
