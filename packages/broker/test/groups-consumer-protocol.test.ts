@@ -677,4 +677,46 @@ describe('classic members in a consumer group (online migration)', () => {
     expect(d.groupEpoch).toBe(epoch);
     expect(d.members.map((m) => m.memberId).sort()).toEqual(['kip-a', 'kip-cs']);
   });
+
+  it('a KIP-848 member joins a classic group that only handed out a member id', async () => {
+    const { c, topicId } = await broker();
+    const first = await classicJoin(c, '', []);
+    expect(first.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    const a = new Member(c, 'kip-a', topicId, { groupId: 'mixed' });
+    expect((await a.beat()).errorCode).toBe(0);
+    expect(a.owned.length).toBe(6);
+    // The classic client's second join lands in the consumer group.
+    const j = await classicJoin(c, first.memberId, []);
+    expect(j.errorCode).toBe(0);
+    expect(j.memberId).toBe(first.memberId);
+  });
+
+  it('a consumer group left with classic members only still sees new partitions', async () => {
+    const { c, topicId } = await broker();
+    const a = new Member(c, 'kip-a', topicId, { groupId: 'mixed' });
+    await a.beat();
+    const j = await classicJoin(c, 'classic-1', []);
+    expect(j.errorCode).toBe(0);
+    await hb(c, { groupId: 'mixed', memberId: 'kip-a', memberEpoch: -1 });
+    const j2 = await classicJoin(c, 'classic-1', []);
+    const s2 = await classicSync(c, 'classic-1', j2.generationId);
+    expect(assignmentOf(s2.assignment)).toEqual([0, 1, 2, 3, 4, 5]);
+    const cp = await c.request(ApiKey.CreatePartitions, 3, {
+      topics: [{ name: 't', count: 8, assignments: null }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    expect(cp.results[0].errorCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100)); // the group's metadata refresh
+    const beat = await c.request(ApiKey.Heartbeat, 4, {
+      groupId: 'mixed',
+      generationId: j2.generationId,
+      memberId: 'classic-1',
+      groupInstanceId: null,
+    });
+    expect(beat.errorCode).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    const j3 = await classicJoin(c, 'classic-1', [0, 1, 2, 3, 4, 5]);
+    const s3 = await classicSync(c, 'classic-1', j3.generationId);
+    expect(assignmentOf(s3.assignment)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
 });
