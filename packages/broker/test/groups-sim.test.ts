@@ -1,7 +1,8 @@
 /**
  * The seeded simulation of the group coordinator (see test/groups-sim/simulation.ts): KIP-848
- * and classic members in one group under random joins, leaves, crashes, stalls, lost
- * responses, partitions added, coordinator restarts and compactions, on fake timers. Runs
+ * (by names or regex, some static, some slow to revoke) and classic members in one group under
+ * random joins, leaves, crashes, stalls, lost responses, offset commits, resubscriptions, topics
+ * created and partitions added, coordinator restarts and compactions, on fake timers. Runs
  * SIM_SEEDS seeds (default 20) of SIM_STEPS steps (default 300) from SIM_BASE_SEED (default
  * 1), or the one seed SIM_SEED. A failure names its seed and the trace of its last
  * SIM_TRACE_TAIL (default 40) steps; replay it with
