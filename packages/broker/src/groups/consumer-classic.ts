@@ -47,6 +47,7 @@ import {
 import { fail } from './consumer-topics.ts';
 import type { Group, JoinResult, Protocol, SyncResult } from './group.ts';
 import type { GroupLogRecord } from './log.ts';
+import { joinError, syncError } from './rebalance.ts';
 import {
   encodeConsumerMemberKey,
   encodeConsumerMemberValue,
@@ -72,23 +73,6 @@ function parseSubscription(metadata: Buffer): Subscription | undefined {
   } catch {
     return undefined;
   }
-}
-
-function joinFail(errorCode: number, memberId = ''): JoinResult {
-  return {
-    errorCode,
-    generationId: -1,
-    protocolType: null,
-    protocolName: null,
-    leader: '',
-    skipAssignment: false,
-    memberId,
-    members: [],
-  };
-}
-
-function syncFail(errorCode: number): SyncResult {
-  return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
 }
 
 export class ClassicInConsumerGroup {
@@ -197,10 +181,10 @@ export class ClassicInConsumerGroup {
       clearTimeout(old.heartbeatTimer);
       const jw = old.joinWaiter;
       old.joinWaiter = undefined;
-      jw?.(joinFail(ErrorCode.REBALANCE_IN_PROGRESS, old.memberId));
+      jw?.(joinError(ErrorCode.REBALANCE_IN_PROGRESS, old.memberId));
       const sw = old.syncWaiter;
       old.syncWaiter = undefined;
-      sw?.(syncFail(ErrorCode.REBALANCE_IN_PROGRESS));
+      sw?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
     }
     g.members.clear();
     g.staticMembers.clear();
@@ -244,13 +228,13 @@ export class ClassicInConsumerGroup {
   async join(s: ShardLike, g: Group, p: JoinParams): Promise<JoinResult> {
     const cg = g.consumer!;
     if (p.protocolType !== 'consumer' || p.protocols.length === 0)
-      return joinFail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, p.memberId);
+      return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, p.memberId);
     const sub = parseSubscription(p.protocols[0]!.metadata);
-    if (!sub) return joinFail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, p.memberId);
+    if (!sub) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, p.memberId);
     const unknown = p.memberId === '';
     const memberId = unknown ? randomUUID() : p.memberId;
     if (unknown && p.groupInstanceId === null && p.requireKnownMemberId)
-      return { ...joinFail(ErrorCode.MEMBER_ID_REQUIRED, memberId) };
+      return { ...joinError(ErrorCode.MEMBER_ID_REQUIRED, memberId) };
     const records: GroupLogRecord[] = [];
     const now = Date.now();
 
@@ -281,18 +265,18 @@ export class ClassicInConsumerGroup {
           records.push(currentRecord(g.groupId, m));
         }
       } else {
-        if (!existing) return joinFail(ErrorCode.UNKNOWN_MEMBER_ID, memberId);
-        if (existing.memberId !== memberId) return joinFail(ErrorCode.FENCED_INSTANCE_ID, memberId);
+        if (!existing) return joinError(ErrorCode.UNKNOWN_MEMBER_ID, memberId);
+        if (existing.memberId !== memberId) return joinError(ErrorCode.FENCED_INSTANCE_ID, memberId);
         m = existing;
       }
     } else {
       m = cg.members.get(memberId);
     }
     if (m && !replaced && m.classic === null)
-      return joinFail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId);
+      return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId);
     if (!m) {
       if (cg.members.size >= this.cp.options.maxGroupSize)
-        return joinFail(ErrorCode.GROUP_MAX_SIZE_REACHED, memberId);
+        return joinError(ErrorCode.GROUP_MAX_SIZE_REACHED, memberId);
       m = new ConsumerMember(memberId);
       isNew = true;
     }
@@ -311,28 +295,13 @@ export class ClassicInConsumerGroup {
       sessionTimeoutMs: p.sessionTimeoutMs,
       protocols: p.protocols.map((x: Protocol) => ({ ...x })),
     };
-    let bump = isNew || !sameList(oldNames, m.subscribedTopicNames);
-    if (isNew || replaced || !sameValue(before, memberValue(m)))
-      records.push({
-        key: encodeConsumerMemberKey(g.groupId, m.memberId),
-        value: encodeConsumerMemberValue(memberValue(m)),
-      });
-    if (isNew) {
-      cg.members.set(m.memberId, m);
-      if (m.instanceId !== null) cg.staticMembers.set(m.instanceId, m.memberId);
-      if (g.state === 'Empty') g.transition('Stable', now);
-    }
-    if (bump || now >= cg.metadataRefreshDeadline) {
-      const hash = this.cp.subscriptions.metadataHash(cg);
-      if (hash !== cg.metadataHash) bump = true;
-      cg.metadataHash = hash;
-      cg.metadataRefreshDeadline = now + this.cp.options.metadataRefreshMs;
-    }
-    if (bump) {
-      cg.groupEpoch++;
-      records.push(epochRecord(g.groupId, cg));
-    }
-    if (cg.groupEpoch > cg.assignmentEpoch) this.cp.subscriptions.computeTarget(g.groupId, cg, records);
+    this.cp.admit(g, cg, m, {
+      isNew,
+      store: isNew || replaced || !sameValue(before, memberValue(m)),
+      subscriptionChanged: isNew || !sameList(oldNames, m.subscribedTopicNames),
+      now,
+      records,
+    });
     const owned = [...this.toAssignment(sub.owned)].map(([topicId, ps]) => ({
       topicId,
       partitions: [...ps],
@@ -344,9 +313,9 @@ export class ClassicInConsumerGroup {
     try {
       if (records.length > 0) await this.cp.host.write(s, records);
     } catch (err) {
-      return joinFail(this.cp.host.storeErrorCode(err), memberId);
+      return joinError(this.cp.host.storeErrorCode(err), memberId);
     }
-    if (cg.members.get(m.memberId) !== m) return joinFail(ErrorCode.UNKNOWN_MEMBER_ID, memberId);
+    if (cg.members.get(m.memberId) !== m) return joinError(ErrorCode.UNKNOWN_MEMBER_ID, memberId);
     this.cp.startSession(s, g, m);
     // The member must sync within its rebalance timeout.
     const member = m;
@@ -389,17 +358,17 @@ export class ClassicInConsumerGroup {
   sync(s: ShardLike, g: Group, p: SyncParams): SyncResult {
     const cg = g.consumer!;
     const m = this.memberOf(cg, p.memberId, p.groupInstanceId);
-    if (typeof m === 'number') return syncFail(m);
-    if (p.generationId !== m.memberEpoch) return syncFail(ErrorCode.ILLEGAL_GENERATION);
+    if (typeof m === 'number') return syncError(m);
+    if (p.generationId !== m.memberEpoch) return syncError(ErrorCode.ILLEGAL_GENERATION);
     const protocolName = m.classic!.protocols[0]?.name ?? null;
     if (
       (p.protocolType !== null && p.protocolType !== 'consumer') ||
       (p.protocolName !== null && p.protocolName !== protocolName)
     )
-      return syncFail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+      return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     if (cg.groupEpoch > m.memberEpoch && m.state !== MemberState.UNREVOKED_PARTITIONS) {
       this.scheduleJoinTimeout(s, g, cg, m);
-      return syncFail(ErrorCode.REBALANCE_IN_PROGRESS);
+      return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
     }
     clearTimeout(m.syncTimer);
     m.syncTimer = undefined;

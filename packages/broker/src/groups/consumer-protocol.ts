@@ -226,32 +226,15 @@ export class ConsumerProtocol {
       m.subscribedTopicRegex = p.subscribedTopicRegex === '' ? null : p.subscribedTopicRegex;
     m.clientId = p.clientId;
     m.clientHost = p.clientHost;
-    let bump = isNew || !sameList(oldNames, m.subscribedTopicNames) || oldRegex !== m.subscribedTopicRegex;
-    if (isNew || !sameValue(before, memberValue(m)))
-      records.push({
-        key: encodeConsumerMemberKey(g.groupId, m.memberId),
-        value: encodeConsumerMemberValue(memberValue(m)),
-      });
-    if (isNew) {
-      cg.members.set(m.memberId, m);
-      if (m.instanceId !== null) cg.staticMembers.set(m.instanceId, m.memberId);
-      if (g.state === 'Empty') g.transition('Stable', now);
-    }
-
-    // 2. The subscribed topics' metadata; a change bumps the group epoch.
-    if (bump || now >= cg.metadataRefreshDeadline) {
-      const hash = this.subscriptions.metadataHash(cg);
-      if (hash !== cg.metadataHash) bump = true;
-      cg.metadataHash = hash;
-      cg.metadataRefreshDeadline = now + this.options.metadataRefreshMs;
-    }
-    if (bump) {
-      cg.groupEpoch++;
-      records.push(epochRecord(g.groupId, cg));
-    }
-
-    // 3. A new target assignment when the group epoch moved past it.
-    if (cg.groupEpoch > cg.assignmentEpoch) this.subscriptions.computeTarget(g.groupId, cg, records);
+    // 2. Stored and admitted; the group epoch and then the target move on when needed.
+    this.admit(g, cg, m, {
+      isNew,
+      store: isNew || !sameValue(before, memberValue(m)),
+      subscriptionChanged:
+        isNew || !sameList(oldNames, m.subscribedTopicNames) || oldRegex !== m.subscribedTopicRegex,
+      now,
+      records,
+    });
 
     // 4. The member towards its target.
     const assignedBefore = copyAssignment(m.assigned);
@@ -279,6 +262,47 @@ export class ConsumerProtocol {
           ? { topicPartitions: toTopicPartitions(m.assigned) }
           : null,
     };
+  }
+
+  /**
+   * After a member was updated (heartbeat or classic join): its record when `store`, its
+   * registration when new; the group epoch moves on when its subscription or the subscribed
+   * topics' metadata changed, and then the target assignment is recomputed.
+   */
+  admit(
+    g: Group,
+    cg: ConsumerGroup,
+    m: ConsumerMember,
+    o: {
+      isNew: boolean;
+      store: boolean;
+      subscriptionChanged: boolean;
+      now: number;
+      records: GroupLogRecord[];
+    },
+  ): void {
+    if (o.store)
+      o.records.push({
+        key: encodeConsumerMemberKey(g.groupId, m.memberId),
+        value: encodeConsumerMemberValue(memberValue(m)),
+      });
+    if (o.isNew) {
+      cg.members.set(m.memberId, m);
+      if (m.instanceId !== null) cg.staticMembers.set(m.instanceId, m.memberId);
+      if (g.state === 'Empty') g.transition('Stable', o.now);
+    }
+    let bump = o.subscriptionChanged;
+    if (bump || o.now >= cg.metadataRefreshDeadline) {
+      const hash = this.subscriptions.metadataHash(cg);
+      if (hash !== cg.metadataHash) bump = true;
+      cg.metadataHash = hash;
+      cg.metadataRefreshDeadline = o.now + this.options.metadataRefreshMs;
+    }
+    if (bump) {
+      cg.groupEpoch++;
+      o.records.push(epochRecord(g.groupId, cg));
+    }
+    if (cg.groupEpoch > cg.assignmentEpoch) this.subscriptions.computeTarget(g.groupId, cg, o.records);
   }
 
   /** Moves a member towards its target; records and the revocation timer when it changed. */
