@@ -267,7 +267,9 @@ class Simulation {
   private wasConsumerGroup = false;
   private wasClassicGroup = false;
   private lastCg: ConsumerGroup | undefined;
-  private lastCoord: GroupCoordinator | undefined;
+  private lastLoads = 0;
+  /** Coordinator restarts and log partition moves so far (each replays the group). */
+  private loads = 0;
   private settling = false;
   private readonly report: SimReport;
   private readonly tolerate: Set<string>;
@@ -568,6 +570,7 @@ class Simulation {
       c.revoking = new Map();
     }
     const joining = c.epoch === 0 && !leave;
+    const staticFix = c.instanceId !== null && this.tolerate.has('static-clone-subscription');
     const owned = [...c.owned]
       .filter(([, ps]) => ps.size > 0)
       .map(([topicId, ps]) => ({ topicId, partitions: [...ps].sort((x, y) => x - y) }));
@@ -586,11 +589,12 @@ class Simulation {
           ? c.regex === null
             ? [...c.subscription]
             : // Bug 5 (notes-gsim.md): a regex member's full request counts only with names too.
-              this.tolerate.has('regex-full-request')
+              this.tolerate.has('regex-full-request') || (joining && staticFix)
               ? []
               : null
           : null,
-      subscribedTopicRegex: full && !leave ? c.regex : null,
+      // Bug 6 (notes-gsim.md): a static member's new incarnation keeps the old one's regex unless it sends ''.
+      subscribedTopicRegex: full && !leave ? (c.regex ?? (joining && staticFix ? '' : null)) : null,
       serverAssignor: full && !leave ? this.assignor : null,
       topicPartitions: joining ? [] : reportOwned ? owned : null,
       clientId: c.name,
@@ -1168,12 +1172,12 @@ class Simulation {
     if (cg) {
       // A new consumer group object on the same coordinator: the group went through a classic
       // group (converted when empty, then upgraded), which starts its epochs over, as in Kafka.
-      if (!this.wasConsumerGroup || (cg !== this.lastCg && this.coord === this.lastCoord)) {
+      if (!this.wasConsumerGroup || (cg !== this.lastCg && this.loads === this.lastLoads)) {
         this.groupEpochSeen = -1;
         this.epochSeen.clear();
       }
       this.lastCg = cg;
-      this.lastCoord = this.coord;
+      this.lastLoads = this.loads;
       if (cg.groupEpoch < this.groupEpochSeen)
         this.fail(`group epoch went down from ${this.groupEpochSeen} to ${cg.groupEpoch}`);
       this.groupEpochSeen = cg.groupEpoch;
@@ -1322,15 +1326,24 @@ class Simulation {
     const before = this.snapshot(await this.group()).text;
     const g = await this.group();
     const comparable = !g || g.consumer !== undefined || g.state === 'Stable' || g.state === 'Empty';
-    this.coord.close();
-    this.coord = this.newCoordinator();
+    // Half the time the coordinator restarts; otherwise its log partition moves away and back
+    // (unloaded and loaded again by the same coordinator).
+    const move = this.rand2() < 0.5;
+    if (move) this.coord.unloadPartition(this.log.partitionFor(GROUP));
+    else {
+      this.coord.close();
+      this.coord = this.newCoordinator();
+    }
+    this.loads++;
     this.report.restarts++;
     // A member replayed while revoking gets a full rebalance timeout from the load (as in Kafka's
     // onLoaded); with bug 3 tolerated (notes-gsim.md) it gets none.
     for (const u of this.unrevoked.values())
       u.since = this.tolerate.has('rebalance-timer-replay') ? Number.POSITIVE_INFINITY : this.now();
     const after = this.snapshot(await this.group()).text;
-    this.note(`coordinator restarted (log: ${this.log.size(this.log.partitionFor(GROUP))} records)`);
+    this.note(
+      `${move ? 'group log partition moved away and back' : 'coordinator restarted'} (log: ${this.log.size(this.log.partitionFor(GROUP))} records)`,
+    );
     if (comparable && before !== after)
       this.fail(
         `the replayed state differs from the state before the restart:\nbefore:\n${before}\nafter:\n${after}`,
