@@ -1551,7 +1551,11 @@ class Simulation {
   private async settle(): Promise<void> {
     this.settling = true;
     this.note('---- actions stop; every client heartbeats until the group settles ----');
-    for (const c of this.active()) c.stalledUntil = 0;
+    for (const c of this.active()) {
+      c.stalledUntil = 0;
+      // Slow revokers are a fault too: from now on every client revokes at once.
+      if (c.kind === 'consumer') c.slow = false;
+    }
     // At least three clients, so that the final assignment is a split worth checking.
     while (this.active().length < 3) {
       this.act(this.spawn(this.rand() < 0.7 || this.maxClassic === 0 ? 'consumer' : 'classic'));
