@@ -751,6 +751,8 @@ class Simulation {
         `${c.name} past its deadline (${now - c.lastOk} ms since an answer): partitions ${this.fmt(c.owned)} lost`,
       );
       c.owned = new Map();
+      // Its generation too (the group may even have been emptied and made anew meanwhile).
+      c.generation = -1;
     }
     c.roundStart ??= now;
     const what = `join(${c.memberId === '' ? 'new' : c.memberId.slice(-4)} owned=${this.fmt(c.owned)})`;
