@@ -80,7 +80,7 @@ export class ConsumerMembers {
     memberId: string,
     p: HeartbeatParams,
     records: GroupLogRecord[],
-  ): { member: ConsumerMember; isNew: boolean } {
+  ): { member: ConsumerMember; isNew: boolean; replaced?: ConsumerMember } {
     const joining = p.memberEpoch === 0;
     const fresh = (): { member: ConsumerMember; isNew: boolean } => {
       if (cg.members.size >= this.options.maxGroupSize)
@@ -135,6 +135,12 @@ export class ConsumerMembers {
     m.memberEpoch = 0;
     m.previousMemberEpoch = 0;
     m.classic = null;
+    // Only the partitions and epochs carry over: the subscription is what this join sends
+    // (compared with the old incarnation's, so the same subscription moves no epoch).
+    m.subscribedTopicNames = [];
+    m.subscribedTopicRegex = null;
+    m.serverAssignor = null;
+    m.rackId = null;
     const target = cg.target.get(existing.memberId);
     removeMember(g, cg, existing, records);
     cg.members.set(m.memberId, m);
@@ -153,7 +159,7 @@ export class ConsumerMembers {
       { group: g.groupId, member: m.memberId, instance: p.instanceId, replaced: existing.memberId },
       'static member rejoined the consumer group',
     );
-    return { member: m, isNew: false };
+    return { member: m, isNew: false, replaced: existing };
   }
 }
 

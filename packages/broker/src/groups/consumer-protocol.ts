@@ -211,12 +211,12 @@ export class ConsumerProtocol {
     const g = this.members.groupFor(s, p.groupId, joining, records);
     const cg = g.consumer!;
     const memberId = p.memberId === '' ? randomUUID() : p.memberId;
-    const { member: m, isNew } = this.members.memberFor(g, cg, memberId, p, records);
+    const { member: m, isNew, replaced } = this.members.memberFor(g, cg, memberId, p, records);
 
     // 1. The member's subscription and metadata.
     const before = memberValue(m);
-    const oldNames = m.subscribedTopicNames;
-    const oldRegex = m.subscribedTopicRegex;
+    const oldNames = (replaced ?? m).subscribedTopicNames;
+    const oldRegex = (replaced ?? m).subscribedTopicRegex;
     if (p.instanceId !== null) m.instanceId = p.instanceId;
     if (p.rackId !== null) m.rackId = p.rackId;
     if (p.rebalanceTimeoutMs !== -1) m.rebalanceTimeoutMs = p.rebalanceTimeoutMs;
@@ -250,7 +250,9 @@ export class ConsumerProtocol {
     }
     const full =
       joining ||
-      (p.rebalanceTimeoutMs !== -1 && p.subscribedTopicNames !== null && p.topicPartitions !== null);
+      (p.rebalanceTimeoutMs !== -1 &&
+        (p.subscribedTopicNames !== null || p.subscribedTopicRegex !== null) &&
+        p.topicPartitions !== null);
     return {
       errorCode: ErrorCode.NONE,
       errorMessage: null,
